@@ -1,0 +1,91 @@
+"""A multilayer perceptron written from scratch in NumPy: forward pass and backpropagation.
+
+Every operation works on a whole mini-batch at once (no Python loop over samples).
+Shapes, for a batch of B images and a layer with n_in inputs and n_out units:
+    A_prev (B, n_in) @ W (n_in, n_out) + b (n_out,) = Z (B, n_out);  A = activation(Z)
+"""
+
+import numpy as np
+
+from .functional import ACTIVATIONS, DERIVATIVES, cross_entropy, cross_entropy_grad, softmax
+
+
+class NumpyMLP:
+    def __init__(self, params, activation="relu", dropout=0.0, seed=0):
+        """params: [(W, b), ...] as drawn by nn_core.init.init_params (copied, not shared)."""
+        self.weights = [np.array(W) for W, _ in params]
+        self.biases = [np.array(b) for _, b in params]
+        self.activation = activation
+        self.dropout = dropout
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def dtype(self):
+        return self.weights[0].dtype
+
+    @property
+    def parameters(self):
+        """[W0, b0, W1, b1, ...]: the arrays the optimiser updates in place."""
+        return [p for pair in zip(self.weights, self.biases) for p in pair]
+
+    def params(self):
+        """[(W, b), ...], copies."""
+        return [(W.copy(), b.copy()) for W, b in zip(self.weights, self.biases)]
+
+    def forward(self, X, train=False):
+        """X (B, 784) -> logits (B, 10), plus the cache backward() needs: inputs and pre-activations."""
+        act = ACTIVATIONS[self.activation]
+        A = X.astype(self.dtype, copy=False)
+        cache = []  # per hidden layer: (input A_prev, Z, activation(Z), dropout mask or None)
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            Z = A @ W + b                            # (B, n_out)
+            A_act = act(Z)
+            mask = None
+            if train and self.dropout > 0:
+                # Inverted dropout: zero a fraction p of units and scale the rest by 1/(1-p),
+                # so nothing needs rescaling at test time.
+                keep = self._rng.random(A_act.shape) >= self.dropout
+                mask = keep.astype(self.dtype) / (1 - self.dropout)
+            cache.append((A, Z, A_act, mask))
+            A = A_act if mask is None else A_act * mask
+        logits = A @ self.weights[-1] + self.biases[-1]   # (B, 10)
+        cache.append((A, None, None, None))
+        return logits, cache
+
+    def backward(self, logits, cache, labels, l2=0.0):
+        """Gradients of mean cross-entropy (+ l2/2 * sum ||W||^2) w.r.t. [W0, b0, W1, b1, ...]."""
+        deriv = DERIVATIVES[self.activation]
+        dZ = cross_entropy_grad(softmax(logits), labels)      # (B, 10)
+        grads = []
+        for layer in reversed(range(len(self.weights))):
+            A_prev = cache[layer][0]
+            W = self.weights[layer]
+            dW = A_prev.T @ dZ                                  # (n_in, n_out)
+            if l2:
+                dW += l2 * W
+            grads.append(dZ.sum(axis=0))                        # db: (n_out,)
+            grads.append(dW)
+            if layer == 0:
+                break
+            dA_prev = dZ @ W.T                                  # (B, n_in)
+            _, Z_prev, A_out, mask = cache[layer - 1]
+            if mask is not None:
+                dA_prev *= mask
+            dZ = dA_prev * deriv(Z_prev, A_out)
+        return grads[::-1]
+
+    def loss_and_grads(self, X, labels, l2=0.0, train=True):
+        """One forward and backward pass: (loss, logits, grads)."""
+        logits, cache = self.forward(X, train=train)
+        grads = self.backward(logits, cache, labels, l2)
+        return cross_entropy(logits, labels), logits, grads
+
+    def predict_proba(self, X, batch=4096):
+        """X (n, 784) -> class probabilities (n, 10), in chunks to bound memory."""
+        out = [softmax(self.forward(X[i:i + batch])[0]) for i in range(0, len(X), batch)]
+        return np.concatenate(out) if out else np.zeros((0, self.weights[-1].shape[1]), self.dtype)
+
+    def layer_outputs(self, X):
+        """Activations of every layer for X (n, 784): [hidden A1, ..., probabilities]."""
+        logits, cache = self.forward(X)
+        return [c[2] for c in cache[:-1]] + [softmax(logits)]

@@ -1,0 +1,175 @@
+"""One training loop for both twins. Each yields the same metric records, step by step.
+
+A twin is a small adapter around a network and its optimiser with five methods:
+    batches(x, y, order, batch_size) -> iterator of (xb, yb) in the given row order
+    train_step(xb, yb, diagnose)    -> (loss, n_correct, diagnostics dict or None)
+    evaluate(x, y)                  -> (loss, accuracy)
+    predict_proba(x)                -> (n, 10) probabilities as a NumPy array
+    params()                        -> [(W, b), ...] NumPy copies, W of shape (fan_in, fan_out)
+"""
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from .config import TrainConfig
+from .functional import cross_entropy
+from .init import init_params
+from .numpy_mlp import NumpyMLP
+from .optim import OPTIMIZERS
+
+IMPLS = ("numpy", "torch")
+
+
+@dataclass
+class Record:
+    impl: str
+    step: int
+    epoch: int
+    samples_seen: int
+    loss: float
+    train_acc: float
+    samples_per_s: float
+    step_time: float
+    wall_time: float
+    val_loss: float | None = None
+    val_acc: float | None = None
+    grad_norm: list | None = None          # per layer, sqrt(||dW||^2 + ||db||^2)
+    grad_norm_scaled: list | None = None   # the same / sqrt(parameters in the layer)
+    weight_norm: list | None = None        # per layer, ||W||
+    update_ratio: list | None = None       # per layer, ||W_after - W_before|| / ||W_before||
+    event: str | None = None               # "epoch_end", "done", "stopped", "diverged", "limit", "error"
+    message: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def epoch_order(seed: int, epoch: int, n_rows: int) -> np.ndarray:
+    """The shuffled row order of one epoch; both twins use it, so they see the same mini-batches."""
+    return np.random.default_rng([seed, epoch]).permutation(n_rows)
+
+
+def layer_diagnostics(grads_w, grads_b, weights_before, weights_after):
+    """Per-layer norms from NumPy arrays; see Record for what each list means."""
+    def norm(a):
+        a = a.ravel()
+        return float(np.sqrt(np.dot(a, a)))
+    grad = [math.hypot(norm(gw), norm(gb)) for gw, gb in zip(grads_w, grads_b)]
+    sizes = [gw.size + gb.size for gw, gb in zip(grads_w, grads_b)]
+    w_norm = [norm(w) for w in weights_after]
+    update = [norm(after - before) / max(norm(before), 1e-12)
+              for before, after in zip(weights_before, weights_after)]
+    return {"grad_norm": grad, "grad_norm_scaled": [g / math.sqrt(n) for g, n in zip(grad, sizes)],
+            "weight_norm": w_norm, "update_ratio": update}
+
+
+class NumpyTwin:
+    impl = "numpy"
+
+    def __init__(self, config: TrainConfig, params):
+        self.config = config
+        self.model = NumpyMLP(params, config.activation, config.dropout, seed=config.seed)
+        self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
+
+    def batches(self, x, y, order, batch_size):
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            yield x[rows], y[rows]
+
+    def train_step(self, xb, yb, diagnose=False):
+        model = self.model
+        before = [W.copy() for W in model.weights] if diagnose else None
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss, logits, grads = model.loss_and_grads(xb, yb, self.config.l2, train=True)
+            self.optimizer.step(model.parameters, grads)
+        n_correct = int((logits.argmax(axis=1) == yb).sum())
+        diag = layer_diagnostics(grads[0::2], grads[1::2], before, model.weights) if diagnose else None
+        return loss, n_correct, diag
+
+    def evaluate(self, x, y):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            logits = np.concatenate([self.model.forward(x[i:i + 4096])[0] for i in range(0, len(x), 4096)])
+            return cross_entropy(logits, y), float((logits.argmax(axis=1) == y).mean())
+
+    def predict_proba(self, x):
+        return self.model.predict_proba(x)
+
+    def params(self):
+        return self.model.params()
+
+
+def make_twin(impl: str, config: TrainConfig, params, device=None):
+    """The twin for impl ('numpy' or 'torch'); torch is imported only here, only when asked for."""
+    if impl == "numpy":
+        return NumpyTwin(config, params)
+    from .torch_twin import TorchTwin
+    return TorchTwin(config, params, device=device)
+
+
+def initial_params(config: TrainConfig):
+    """Drawn once from the seed; both twins start from these exact numbers."""
+    return init_params(config.layer_sizes, config.init, config.seed, config.dtype)
+
+
+def train(twin, split, config: TrainConfig, *, max_seconds=math.inf, wait_turn=None):
+    """Train twin on split for config.epochs; yield one Record per step.
+
+    wait_turn() is called before every step; it may block (pause) and returns False to stop.
+    The last record carries event 'done', 'stopped', 'diverged' or 'limit' and a message; 'done'
+    also marks the end of the last epoch (other epochs end with event 'epoch_end').
+    """
+    x, y = split.x_train, split.y_train
+    n = len(x)
+    batch_size = config.batch_size or n
+    start = time.perf_counter()
+    step = samples = 0
+    busy = 0.0  # seconds spent in this twin's own steps (batch fetch + forward + backward + update)
+    last = None
+
+    def finish(record, event, message):
+        # A copy: `record` may be `last`, already yielded (and shown); it must not change after that.
+        record = record or Record(twin.impl, 0, 0, 0, float("nan"), 0.0, 0.0, 0.0, 0.0)
+        return replace(record, event=event, message=message)
+
+    for epoch in range(1, config.epochs + 1):
+        seen = correct = 0
+        batches = twin.batches(x, y, epoch_order(config.seed, epoch, n), batch_size)
+        n_batches = math.ceil(n / batch_size)
+        for index in range(n_batches):
+            if wait_turn is not None and not wait_turn():
+                yield finish(last, "stopped", f"stopped by the user after step {step}.")
+                return
+            t0 = time.perf_counter()
+            xb, yb = next(batches)
+            loss, n_correct, diag = twin.train_step(xb, yb, diagnose=step % config.diag_every == 0)
+            busy += time.perf_counter() - t0
+            step += 1
+            samples += len(yb)
+            seen += len(yb)
+            correct += n_correct
+            record = Record(twin.impl, step, epoch, samples, loss, correct / seen,
+                            samples_per_s=samples / busy if busy > 0 else 0.0,
+                            step_time=time.perf_counter() - t0,
+                            wall_time=time.perf_counter() - start, **(diag or {}))
+            if not math.isfinite(loss):
+                yield finish(record, "diverged",
+                             f"the loss became NaN/inf at step {step}; lower the learning rate "
+                             f"(it is {config.lr:g}).")
+                return
+            epoch_end = index == n_batches - 1
+            if epoch_end or step % config.eval_every == 0 or step == 1:
+                record.val_loss, record.val_acc = twin.evaluate(split.x_val, split.y_val)
+            if epoch_end and epoch == config.epochs:
+                yield finish(record, "done", f"finished {config.epochs} epochs ({step} steps).")
+                return
+            if epoch_end:
+                record.event = "epoch_end"
+            last = record
+            if record.wall_time > max_seconds:
+                yield finish(record, "limit", f"the run hit this server's wall-time cap of "
+                                              f"{max_seconds:g} s (NN_MAX_SECONDS) at step {step}.")
+                return
+            yield record
