@@ -22,6 +22,11 @@ from .optim import OPTIMIZERS
 
 IMPLS = ("numpy", "torch")
 
+# Cross-entropy starts near ln(10) = 2.3 (a guess among 10 digits). A loss past this many nats only
+# happens when the updates overshoot and the weights blow up; left alone, such a run often "recovers"
+# to chance level with dead units and looks finished, so it counts as diverged.
+EXPLODED_LOSS = 1000.0
+
 
 @dataclass
 class Record:
@@ -154,10 +159,10 @@ def train(twin, split, config: TrainConfig, *, max_seconds=math.inf, wait_turn=N
                             samples_per_s=samples / busy if busy > 0 else 0.0,
                             step_time=time.perf_counter() - t0,
                             wall_time=time.perf_counter() - start, **(diag or {}))
-            if not math.isfinite(loss):
-                yield finish(record, "diverged",
-                             f"the loss became NaN/inf at step {step}; lower the learning rate "
-                             f"(it is {config.lr:g}).")
+            if not math.isfinite(loss) or loss > EXPLODED_LOSS:
+                shown = "NaN/inf" if not math.isfinite(loss) else f"{loss:.3g} (it exploded)"
+                yield finish(record, "diverged", f"the loss became {shown} at step {step}; "
+                                                 f"lower the learning rate (it is {config.lr:g}).")
                 return
             epoch_end = index == n_batches - 1
             if epoch_end or step % config.eval_every == 0 or step == 1:

@@ -2,9 +2,15 @@
 
 import os
 
-import pytest
+# One BLAS / torch thread per process while testing: on 2 shared cores, OpenBLAS's spinning threads
+# make these small networks 10-50x slower under load. Set before anything imports NumPy; the CLI and
+# server subprocesses the tests start inherit it.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from streamlit_server import CHROMIUM
+import pytest  # noqa: E402
+
+from streamlit_server import CHROMIUM  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):

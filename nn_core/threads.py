@@ -1,0 +1,29 @@
+"""How many CPU threads the maths may use, for the whole process.
+
+NumPy's BLAS and torch each start a thread per core by default. On a server where many runs train
+at once (a class of thirty), those pools fight over the same cores and everything slows down many
+times over; small networks gain little from extra threads anyway. So a server caps both (NN_THREADS,
+default 1) and runs several trainings side by side instead.
+"""
+
+import os
+import sys
+
+
+def configured_threads(env=None) -> int:
+    env = os.environ if env is None else env
+    try:
+        return max(1, int(env.get("NN_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+def limit_threads(n: int) -> None:
+    """Cap BLAS (via threadpoolctl) and, if it is loaded, torch's intra-op pool to n threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n, user_api="blas")
+    except ImportError:  # without threadpoolctl, OPENBLAS_NUM_THREADS still works at start-up
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
