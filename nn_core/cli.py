@@ -1,0 +1,428 @@
+"""The command line: python -m nn_core {train,predict,gradcheck,bench}.
+
+Every mistake a person can make (bad data, settings, model files, host limits, a malformed command
+line) prints one line `error: <message>` on stderr and exits 2, with no traceback. Ctrl-C exits 130.
+`train` drives the same nn_core.run.Run object the app uses, polling its records.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import data
+from .config import (ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES, OPTIMIZER_NAMES, TrainConfig,
+                     parse_hidden)
+from .errors import ConfigError, ModelFileError, UserError
+from .limits import limits_from_env
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+TWINS = {"numpy": ("numpy",), "torch": ("torch",), "both": ("numpy", "torch")}
+INSTALL_TORCH = "install it with: pip install torch==2.13.0"
+
+
+class UsageError(UserError):
+    """A malformed command line (argparse's complaints)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one `error: ...` line (via UsageError), not a usage dump."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def torch_available() -> bool:
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def say(*parts, json_mode=False):
+    """Human-readable output: stdout, or stderr when stdout carries JSON lines."""
+    print(*parts, file=sys.stderr if json_mode else sys.stdout, flush=True)
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+# ---- argument parsing -------------------------------------------------------------------------------
+def build_parser() -> Parser:
+    d = TrainConfig()
+    parser = Parser(prog="python -m nn_core",
+                    description="Train the same MNIST MLP in NumPy (from scratch) and in PyTorch, "
+                                "predict with a saved model, check gradients, measure speed.",
+                    epilog="Exit status: 0 success; 1 gradcheck failed; 2 a problem with the data, "
+                           "settings, model file, command line or a host limit (one line "
+                           "'error: ...' on stderr), or a run that diverged; 130 Ctrl-C. "
+                           "'python -m nn_core COMMAND --help' shows each command's options.")
+    commands = parser.add_subparsers(dest="command", metavar="{train,predict,gradcheck,bench}")
+
+    train = commands.add_parser("train", help="train one or both twins on a Kaggle-layout CSV",
+                                description="Train the NumPy and/or PyTorch twin from the same "
+                                            "initial weights on the same mini-batches.")
+    train.add_argument("--impl", choices=tuple(TWINS), default="both",
+                       help="which twin to train (default: both)")
+    train.add_argument("--hidden", metavar="WIDTHS", default=",".join(map(str, d.hidden)),
+                       help='hidden layer widths, comma-separated; "" for none (default: %(default)s)')
+    train.add_argument("--activation", choices=ACTIVATION_NAMES, default=d.activation,
+                       help="(default: %(default)s)")
+    train.add_argument("--init", choices=INIT_NAMES, default=d.init, help="(default: %(default)s)")
+    train.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=d.optimizer,
+                       help="(default: %(default)s)")
+    train.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: %(default)s)")
+    train.add_argument("--batch-size", type=int, default=d.batch_size,
+                       help="rows per step; 0 = full batch (default: %(default)s)")
+    train.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
+    train.add_argument("--l2", type=float, default=d.l2, help="L2 weight decay (default: %(default)s)")
+    train.add_argument("--dropout", type=float, default=d.dropout, help="(default: %(default)s)")
+    train.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
+    train.add_argument("--dtype", choices=DTYPE_NAMES, default=d.dtype, help="(default: %(default)s)")
+    train.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                       help="share of rows held out for validation (default: %(default)s)")
+    train.add_argument("--data", default=str(data.SHIPPED_SAMPLE), metavar="PATH",
+                       help="labelled CSV (.csv or .csv.gz; default: the shipped 5,000-digit sample)")
+    train.add_argument("--save", metavar="PATH",
+                       help="save the trained model as .npz or .pt; with --impl both, one file per "
+                            "twin: model.npz -> model-numpy.npz and model-torch.npz")
+    train.add_argument("--json", action="store_true",
+                       help="print one JSON object per metric record on stdout (non-finite numbers "
+                            "as null)")
+
+    predict = commands.add_parser("predict", help="label a test CSV with a saved model",
+                                  description="Write a Kaggle submission (ImageId,Label) for a CSV "
+                                              "of digits, using a model saved as .npz or .pt.")
+    predict.add_argument("--model", required=True, metavar="PATH", help=".npz or .pt model file")
+    predict.add_argument("--data", required=True, metavar="PATH",
+                         help="CSV of digits, with or without a label column (with one, the "
+                              "accuracy is printed too)")
+    predict.add_argument("--out", required=True, metavar="PATH", help="submission CSV to write")
+
+    grad = commands.add_parser("gradcheck", help="compare backprop, autograd and finite differences")
+    grad.add_argument("--hidden", metavar="WIDTHS", default="16,8", help="(default: %(default)s)")
+    grad.add_argument("--activation", choices=ACTIVATION_NAMES, default="relu",
+                      help="(default: %(default)s)")
+    grad.add_argument("--l2", type=float, default=0.0, help="(default: %(default)s)")
+    grad.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+
+    bench = commands.add_parser("bench", help="samples/s of the NumPy and torch twins, measured "
+                                              "alternately on the shipped sample (SGD, float32)")
+    bench.add_argument("--batch-sizes", metavar="SIZES", default="64,256", help="(default: %(default)s)")
+    bench.add_argument("--rounds", type=int, default=5, help="timed rounds per twin (default: %(default)s)")
+    bench.add_argument("--steps", type=int, default=60, help="steps per round (default: %(default)s)")
+    bench.add_argument("--hidden", metavar="WIDTHS", default="128,64", help="(default: %(default)s)")
+    return parser
+
+
+def writable_target(path, option: str) -> Path:
+    """`path` if a file can be written there (missing folders are created later), else UserError."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{option} {path} is a folder; give a file name inside it.")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"{option} {path} cannot be written: {folder} is a file, not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK) or path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"{option} {path} cannot be written (permission denied); choose another path.")
+    return path
+
+
+def save_targets(save, impl_choice: str, impls) -> dict:
+    """{impl: path} for --save; checked before training so a long run is not wasted."""
+    if save is None:
+        return {}
+    from .model_io import SAVERS
+    path = Path(save)
+    if path.is_dir():
+        raise UserError(f"--save {path} is a folder; give a file name inside it, such as "
+                        f"{path / 'model.npz'}.")
+    if path.suffix.lower() not in SAVERS:
+        raise ModelFileError(f"--save {path}: the file name must end in .npz or .pt.")
+    if path.suffix.lower() == ".pt" and not torch_available():
+        raise ModelFileError(f"--save {path}: saving .pt needs PyTorch, which is not installed; "
+                             "use a .npz name.")
+    if impl_choice == "both":
+        return {impl: writable_target(path.with_name(f"{path.stem}-{impl}{path.suffix}"), "--save")
+                for impl in impls}
+    return {impls[0]: writable_target(path, "--save")}
+
+
+# ---- train ------------------------------------------------------------------------------------------
+def finite(value):
+    """NaN and inf -> None (strict JSON has no such numbers), recursively through lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+class Progress:
+    """Live loss and accuracy per twin on stderr: one line updated in place on a terminal,
+    otherwise one line per epoch end and at the finish."""
+
+    def __init__(self, impls, epochs):
+        self.impls, self.epochs = impls, epochs
+        self.latest, self.val_acc = {}, {}
+        self.live = sys.stderr.isatty()
+        self.drawn = False
+
+    def describe(self, impl, compact=False) -> str:
+        r = self.latest[impl]
+        val = self.val_acc.get(impl)
+        val = "-" if val is None else f"{val:.3f}"
+        if compact:  # two twins on one 80-column line
+            return f"{impl} {r.epoch}/{self.epochs} s{r.step} loss {r.loss:.3f} val {val}"
+        return (f"{impl} epoch {r.epoch}/{self.epochs} step {r.step} loss {r.loss:.4f} "
+                f"acc {r.train_acc:.3f} val_acc {val}")
+
+    def update(self, impl, records):
+        for r in records:
+            self.latest[impl] = r
+            if r.val_acc is not None:
+                self.val_acc[impl] = r.val_acc
+            if not self.live and r.event is not None:
+                print(self.describe(impl), file=sys.stderr, flush=True)
+        if self.live and records:
+            width = shutil.get_terminal_size().columns - 1
+            shown = [i for i in self.impls if i in self.latest]
+            line = " | ".join(self.describe(i) for i in shown)
+            if len(line) > width:
+                line = " | ".join(self.describe(i, compact=True) for i in shown)[:width]
+            print("\r" + line.ljust(width), end="", file=sys.stderr, flush=True)
+            self.drawn = True
+
+    def close(self):
+        if self.drawn:
+            print(file=sys.stderr, flush=True)
+            self.drawn = False
+
+
+def summary_table(run) -> str:
+    rows = [("twin", "outcome", "steps", "val_acc", "val_loss", "samples/s", "wall time")]
+    for impl in run.impls:
+        recs = run.records(impl)
+        last = recs[-1] if recs else None
+        measured = next((r for r in reversed(recs) if r.val_acc is not None), None)
+        rows.append((
+            impl,
+            "failed" if impl in run.errors else (last.event or "running") if last else "-",
+            str(last.step) if last else "0",
+            f"{measured.val_acc:.4f}" if measured else "-",
+            f"{measured.val_loss:.4f}" if measured else "-",
+            f"{last.samples_per_s:,.0f}" if last else "-",
+            f"{last.wall_time:.1f} s" if last else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(row, widths))) for row in rows)
+
+
+def follow(run, emit, poll=0.1) -> bool:
+    """Start run and hand each twin's new records to emit(impl, records) every `poll` seconds until
+    it ends. Ctrl-C stops the run, whose last records then still come through; True if it did.
+
+    Ctrl-C only sets a flag here (an exception could cut a line of output in half); a second
+    Ctrl-C raises KeyboardInterrupt as usual.
+    """
+    seen, interrupted = dict.fromkeys(run.impls, 0), []
+
+    def on_ctrl_c(signum, frame):
+        interrupted.append(signum)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_ctrl_c) if in_main else None
+    try:
+        run.start()
+        while True:
+            if interrupted:
+                run.stop()
+            finished = run.finished  # read first: once true, every record is already in the buffer
+            for impl in run.impls:
+                new = run.records(impl, seen[impl])
+                seen[impl] += len(new)
+                emit(impl, new)
+            if finished:
+                return bool(interrupted)
+            time.sleep(poll)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def failure_lines(run) -> list[str]:
+    """One message per way the twins failed (a twin that did not finish all its epochs)."""
+    problems = {}
+    for impl in run.impls:
+        last = run.latest(impl)
+        if impl in run.errors:
+            message = run.errors[impl]
+        elif last is None or last.event != "done":
+            message = (last.message if last and last.message else "the run ended early.")
+        else:
+            continue
+        problems.setdefault(message, []).append(impl)
+    if len(problems) == 1 and len(next(iter(problems.values()))) == len(run.impls):
+        return list(problems)
+    return [f"{' and '.join(impls)} twin: {message}" for message, impls in problems.items()]
+
+
+def cmd_train(args) -> int:
+    from .model_io import save_model
+    from .run import Run
+    limits = limits_from_env()
+    config = TrainConfig(hidden=parse_hidden(args.hidden), activation=args.activation, init=args.init,
+                         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                         epochs=args.epochs, l2=args.l2, dropout=args.dropout, seed=args.seed,
+                         dtype=args.dtype, val_fraction=args.val_fraction).validated(limits)
+    impls = TWINS[args.impl]
+    if "torch" in impls and not torch_available():
+        if args.impl == "torch":
+            raise UserError(f"PyTorch is not installed; {INSTALL_TORCH}, or use --impl numpy.")
+        warn(f"PyTorch is not installed, so only the NumPy twin trains; {INSTALL_TORCH}.")
+        impls = ("numpy",)
+    targets = save_targets(args.save, args.impl, impls)
+    dataset = data.load_csv(args.data, labelled=True, max_rows=limits.max_rows)
+    split = data.make_split(dataset, config.val_fraction, config.seed, dtype=config.dtype)
+    run = Run(config, split, impls=impls, limits=limits, name="cli")
+
+    progress = None if args.json else Progress(impls, config.epochs)
+
+    def emit(impl, records):
+        if args.json:
+            for r in records:
+                print(json.dumps({k: finite(v) for k, v in r.to_dict().items()}, allow_nan=False),
+                      flush=True)
+        else:
+            progress.update(impl, records)
+
+    try:
+        interrupted = follow(run, emit)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        run.stop()
+        raise
+    if progress:
+        progress.close()
+        say(summary_table(run))
+    if interrupted:
+        print("stopped (Ctrl-C); nothing was saved.", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    problems = failure_lines(run)
+    if problems:
+        for message in problems:
+            print(f"error: {message}", file=sys.stderr, flush=True)
+        return EXIT_USER_ERROR
+    for impl, path in targets.items():
+        save_model(path, run.twins[impl].params(), config.activation)
+        say(f"saved the {impl} twin to {path}", json_mode=args.json)
+    return 0
+
+
+# ---- predict ----------------------------------------------------------------------------------------
+def cmd_predict(args) -> int:
+    import numpy as np
+    import pandas as pd
+    from .model_io import load_model
+    limits = limits_from_env()
+    out = writable_target(args.out, "--out")
+    model = load_model(args.model)
+    dataset = data.load_csv(args.data, labelled=None, max_rows=limits.max_rows)
+    x = data.scale_pixels(dataset.images, model.params[0][0].dtype)
+    labels = model.numpy_model().predict_proba(x).argmax(axis=1)
+    if dataset.labels is not None:
+        correct = int((labels == dataset.labels).sum())
+        print(f"accuracy on the labels in {dataset.name}: {correct / len(labels):.4f} "
+              f"({correct:,} of {len(labels):,})")
+    submission = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels})
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        submission.to_csv(out, index=False)
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}; choose another path.") from None
+    print(f"wrote {len(submission):,} rows to {out}")
+    return 0
+
+
+# ---- gradcheck --------------------------------------------------------------------------------------
+def cmd_gradcheck(args) -> int:
+    config = TrainConfig(hidden=parse_hidden(args.hidden), activation=args.activation, l2=args.l2,
+                         seed=args.seed).validated(limits_from_env())
+    from .gradcheck import AUTOGRAD_TOL, FINITE_DIFF_TOL, gradient_check
+    report = gradient_check(hidden=config.hidden, activation=config.activation, l2=config.l2,
+                            seed=config.seed)
+    print(f"{'layer':>5}  param  {'shape':<12}  {'vs autograd':>11}  {'vs finite diff':>14}")
+    for row in report.rows:
+        print(f"{row['layer']:>5}  {row['param']:<5}  {str(tuple(row['shape'])):<12}  "
+              f"{row['autograd_rel_err']:>11.2e}  {row['finite_diff_rel_err']:>14.2e}")
+    if getattr(report, "autograd_checked", True):
+        print(f"max relative error vs autograd: {report.max_autograd:.2e} (tolerance {AUTOGRAD_TOL:g})")
+    else:
+        print("autograd: not checked (PyTorch is not installed)")
+    print(f"max relative error vs finite differences: {report.max_finite_diff:.2e} "
+          f"(tolerance {FINITE_DIFF_TOL:g})")
+    print("PASS" if report.passed else "FAIL")
+    return 0 if report.passed else 1
+
+
+# ---- bench ------------------------------------------------------------------------------------------
+def parse_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"batch sizes {text!r} must be positive whole numbers separated by commas, "
+                          "like 64,256.")
+    return sizes
+
+
+def cmd_bench(args) -> int:
+    from .bench import format_report, measure_throughput
+    sizes = parse_sizes(args.batch_sizes)
+    hidden = parse_hidden(args.hidden)
+    TrainConfig(hidden=hidden).validated(limits_from_env())
+    if args.rounds < 1 or args.steps < 1:
+        raise ConfigError("--rounds and --steps must be at least 1.")
+    impls = ("numpy", "torch")
+    if not torch_available():
+        warn(f"PyTorch is not installed, so only the NumPy twin is measured; {INSTALL_TORCH}.")
+        impls = ("numpy",)
+    sample = data.load_shipped_sample()
+    rows = measure_throughput(batch_sizes=sizes, hidden=hidden, rounds=args.rounds, steps=args.steps,
+                              impls=impls, x=data.scale_pixels(sample.images), y=sample.labels)
+    print(format_report(rows))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "gradcheck": cmd_gradcheck, "bench": cmd_bench}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("choose a command: train, predict, gradcheck or bench "
+                             "(python -m nn_core --help lists them).")
+        return COMMANDS[args.command](args)
+    except UserError as e:
+        print("error: " + " ".join(str(e).split()), file=sys.stderr, flush=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted.", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # whoever read stdout stopped (`... | head`): end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
