@@ -1,6 +1,8 @@
 """The PyTorch twin's training adapter: idiomatic PyTorch (DataLoader, CrossEntropyLoss, torch.optim),
 fed the same mini-batches in the same order as the NumPy twin. See trainer.py for the interface."""
 
+import warnings
+
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -25,8 +27,12 @@ class TorchTwin:
     def _tensor(self, array):
         key = id(array)
         if key not in self._data:
-            self._data[key] = (array, torch.as_tensor(array).to(self.device, self.dtype
-                                                                if array.dtype.kind == "f" else None))
+            # The app shares one read-only copy of the dataset between sessions; the tensor views
+            # the same memory (no copy on the CPU) and training only ever reads it.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                tensor = torch.as_tensor(array)
+            self._data[key] = (array, tensor.to(self.device, self.dtype if array.dtype.kind == "f" else None))
         return self._data[key][1]
 
     def batches(self, x, y, order, batch_size):

@@ -1,0 +1,122 @@
+"""Data: choose the digits to train on, and look at them."""
+
+import math
+
+import streamlit as st
+
+from app_support import figures, state
+from nn_core import data as nn_data
+from nn_core import images
+from nn_core.errors import UserError
+
+PER_CLASS = 8                      # examples per digit in the grid
+BYTES_PER_ROW = 4 * 785            # the longest possible CSV line: "255," for each of 785 cells
+UPLOADED = "data.uploaded"         # the last good upload (a Dataset), to switch back to
+
+
+def upload_limit_mb() -> int:
+    """Largest upload worth accepting: the host's row cap times the longest possible row."""
+    return max(1, math.ceil(state.host_limits().max_rows * BYTES_PER_ROW / 2**20))
+
+
+def dataset_options() -> dict:
+    """Option label -> how to get it: a name in Data/ (str) or the uploaded Dataset."""
+    options = {name: name for name in state.datasets_on_disk()}
+    uploaded = st.session_state.get(UPLOADED)
+    if uploaded is not None:
+        options[f"uploaded: {uploaded.name}"] = uploaded
+    return options
+
+
+def on_choose() -> None:
+    """Callback of the dataset selectbox: switch this session to the chosen dataset."""
+    choice = dataset_options()[st.session_state["data.choice"]]
+    st.session_state.pop("data.choice_error", None)
+    try:
+        dataset = choice if isinstance(choice, nn_data.Dataset) else state.load_dataset_from_disk(choice)
+    except UserError as e:
+        st.session_state["data.choice_error"] = str(e)
+        return
+    state.use_dataset(dataset)
+
+
+def on_upload() -> None:
+    """Callback of the CSV uploader: read and check the file once; use it if it is good."""
+    upload = st.session_state.get("data.file")
+    st.session_state.pop("data.upload_error", None)
+    if upload is None:
+        return
+    try:
+        dataset = nn_data.load_csv(upload.getvalue(), max_rows=state.host_limits().max_rows,
+                                   name=upload.name)
+        nn_data.stratified_split(dataset.labels, name=dataset.name)   # can it be trained on?
+    except UserError as e:
+        st.session_state["data.upload_error"] = str(e)
+        return
+    st.session_state[UPLOADED] = dataset
+    state.use_dataset(dataset)
+
+
+def current_label(options: dict, dataset) -> str:
+    """The option label of the dataset in use."""
+    for label, choice in options.items():
+        if choice is dataset or choice == dataset.name:
+            return label
+    return next(iter(options))
+
+
+def summary(dataset):
+    """(counts (10,), sample grid, mean digits (10, 28, 28)), computed once per dataset per session."""
+    cached = st.session_state.get("data.summary")
+    if cached is None or cached[0] is not dataset:
+        labels = dataset.labels
+        cached = (dataset, (images.class_counts(labels), images.sample_grid(dataset.images, labels, PER_CLASS),
+                            images.mean_digits(dataset.images, labels)))
+        st.session_state["data.summary"] = cached
+    return cached[1]
+
+
+st.title("Data")
+st.write("Every example is a 28 × 28 grey picture of a handwritten digit, stored as one CSV row: "
+         "its label (0–9), then 784 pixel intensities from 0 (background) to 255 (ink), row by row.")
+
+options = dataset_options()
+st.session_state["data.choice"] = current_label(options, state.current_dataset())
+st.selectbox("Dataset", list(options), key="data.choice", on_change=on_choose,
+             help="The shipped sample, any labelled train.csv placed in the Data/ folder, "
+                  "or your last upload.")
+if "data.choice_error" in st.session_state:
+    st.error(st.session_state["data.choice_error"])
+
+st.file_uploader(
+    "Or upload a Kaggle-layout CSV (train.csv, or .csv.gz)", key="data.file", on_change=on_upload,
+    max_upload_size=upload_limit_mb(),
+    help=f"Header label,pixel0,…,pixel783, then one digit per line; at most "
+         f"{state.host_limits().max_rows:,} rows on this server.")
+if "data.upload_error" in st.session_state:
+    st.error(st.session_state["data.upload_error"])
+    st.caption(f"Still using: {state.current_dataset().name}.")
+
+dataset = state.current_dataset()
+counts, grid, means = summary(dataset)
+st.success(f"In use: **{dataset.name}**, {len(dataset):,} digits.")
+
+st.subheader("How many of each digit")
+st.plotly_chart(figures.class_counts_figure(counts), key="data.counts")
+if counts.min() == 0:
+    st.warning(f"Digits {', '.join(str(d) for d in range(10) if counts[d] == 0)} do not occur; "
+               "a network trained on this cannot learn them.")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader(f"{PER_CLASS} random examples of each digit")
+    st.plotly_chart(figures.sample_grid_figure(grid, PER_CLASS), key="data.grid")
+with right:
+    st.subheader("The average of each digit")
+    st.plotly_chart(figures.mean_digits_figure(means), key="data.means")
+    st.caption("Each pixel is the mean over all examples of that digit. A blurry but recognisable "
+               "average shows the digits are centred the same way, which is what lets a network "
+               "that sees pixels, not shapes, learn them.")
+
+st.caption("MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, licensed CC BY-SA 3.0; "
+           "the shipped 5,000-digit sample and its origin are described in Data/README.md.")

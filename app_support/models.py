@@ -1,0 +1,126 @@
+"""Choosing a trained network on the Inside and Try it pages: one of this session's runs (both twins)
+or a model file the learner uploaded. Widgets and session state only; the maths is in nn_core.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from app_support import state
+from nn_core.config import TrainConfig
+from nn_core.errors import UserError
+from nn_core.evaluate import numpy_predictor, torch_predictor
+from nn_core.model_io import SavedModel, load_model
+
+TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
+
+
+@dataclass
+class ModelSource:
+    """A trained network the pages can use.
+
+    models: twin name ("NumPy" / "PyTorch") -> its weights (a copy taken now);
+    predictors: twin name -> predict_proba, float (n, 784) in [0, 1] -> (n, 10);
+    x_val float (n, 784), y_val int (n,): digits it did not train on (None if there are none).
+    """
+    label: str
+    models: dict
+    predictors: dict
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    val_note: str = ""
+    status: str = ""
+    run: object = field(default=None, repr=False)
+
+
+def _run_source(run) -> ModelSource | None:
+    """The twins of `run` that have trained at least one step (None if none has)."""
+    models, predictors = {}, {}
+    for impl, twin in list(run.twins.items()):
+        if not run.records(impl):
+            continue
+        name = TWIN_NAMES.get(impl, impl)
+        models[name] = SavedModel(twin.params(), run.config.activation)
+        if run.finished:
+            predictors[name] = twin.predict_proba          # the twin itself, now idle
+        else:                                              # still training: use a frozen copy
+            make = numpy_predictor if impl == "numpy" else torch_predictor
+            predictors[name] = make(models[name])
+    if not models:
+        return None
+    steps = max((r.step for r in (run.latest(impl) for impl in run.impls) if r), default=0)
+    note = f"the run's own validation split ({len(run.split.y_val):,} digits it never trained on)"
+    status = f"{run.status}, step {steps:,}" + (
+        "" if run.finished else "; still training, so this page uses a snapshot of its weights taken now")
+    return ModelSource(run.name, models, predictors, run.split.x_val, run.split.y_val, note,
+                       status, run)
+
+
+def _uploaded_source(label: str, model: SavedModel) -> ModelSource:
+    x_val = y_val = None
+    note = ""
+    dataset = state.current_dataset()
+    try:
+        split = state.split_for(TrainConfig(dtype=str(model.params[0][0].dtype)), dataset)
+        x_val, y_val = split.x_val, split.y_val
+        note = (f"the validation split of {dataset.name} (20 %, seed 0, {len(y_val):,} digits); "
+                "an uploaded model may have trained on some of them")
+    except UserError as e:
+        note = f"no validation digits: {e}"
+    return ModelSource(label, {"NumPy": model}, {"NumPy": numpy_predictor(model)}, x_val, y_val, note)
+
+
+def model_sources() -> list[ModelSource]:
+    """This session's runs (newest first) that have trained, then its uploaded models."""
+    sources = [s for s in (_run_source(run) for run in reversed(state.runs())) if s is not None]
+    uploaded = st.session_state.get(state.UPLOADED_MODELS, {})
+    return sources + [_uploaded_source(label, model) for label, model in uploaded.items()]
+
+
+def _on_model_upload(page: str) -> None:
+    """Callback of the model uploader: read the file once; remember its label or its error."""
+    upload = st.session_state.get(f"{page}.model_file")
+    st.session_state.pop(f"{page}.model_error", None)
+    if upload is None:
+        return
+    try:
+        model = load_model(upload.getvalue(), name=upload.name)
+    except UserError as e:
+        st.session_state[f"{page}.model_error"] = str(e)
+        return
+    label = f"uploaded · {upload.name}"
+    state.add_uploaded_model(label, model)
+    st.session_state[f"{page}.source"] = label             # select it straight away
+
+
+def model_uploader(page: str) -> None:
+    """A file uploader for a saved .npz / .pt model; errors are shown with st.error."""
+    st.file_uploader("Upload a model saved by this app or its CLI (.npz or .pt)", type=["npz", "pt"],
+                     key=f"{page}.model_file", on_change=_on_model_upload, args=(page,),
+                     max_upload_size=200)
+    if f"{page}.model_error" in st.session_state:
+        st.error(st.session_state[f"{page}.model_error"])
+
+
+def choose_source(page: str) -> ModelSource | None:
+    """Model picker shared by the pages: a selectbox over model_sources() and an uploader.
+
+    Shows how to get a model, and returns None, when there is none yet.
+    """
+    sources = model_sources()
+    with st.expander("Use a saved model file", expanded=not sources):
+        model_uploader(page)
+    if not sources:
+        st.info("Train a model on Train & compare first, or upload one.")
+        st.page_link("app_pages/train.py", label="Go to Train & compare", icon=":material/model_training:")
+        return None
+    labels = [s.label for s in sources]
+    key = f"{page}.source"
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = labels[0]
+    source = sources[labels.index(st.selectbox("Model", labels, key=key))]
+    if source.status:
+        st.caption(f"Run status: {source.status}.")
+    return source

@@ -1,0 +1,70 @@
+"""Using a trained network: predictions, the confusion matrix, the mistakes, a Kaggle submission.
+
+A predictor is any function images -> probabilities: float (n, 784) in [0, 1] -> (n, 10). Both twins
+have one (`twin.predict_proba`), and `numpy_predictor` / `torch_predictor` build one from a saved
+model's weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset, scale_pixels
+from .errors import DataError
+
+N_CLASSES = 10
+
+
+def numpy_predictor(saved_model):
+    """The NumPy network with these weights, as a predictor."""
+    return saved_model.numpy_model().predict_proba
+
+
+def torch_predictor(saved_model, device="cpu"):
+    """The PyTorch twin (nn.Module) with these weights, as a predictor. Imports torch."""
+    import torch
+
+    from .torch_mlp import TorchMLP
+
+    dtype = str(saved_model.params[0][0].dtype)
+    model = TorchMLP.from_params(saved_model.params, saved_model.activation, dtype=dtype, device=device)
+    model.eval()
+
+    @torch.no_grad()
+    def predict_proba(x):
+        logits = model(torch.as_tensor(np.asarray(x, dtype=dtype), device=device))
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+    return predict_proba
+
+
+def predict_labels(predict_proba, images: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """images uint8 (n, 784) -> predicted digits int64 (n,), in batches to bound memory."""
+    out = [np.asarray(predict_proba(scale_pixels(images[i:i + batch]))).argmax(axis=1)
+           for i in range(0, len(images), batch)]
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+    """counts int64 (n_classes, n_classes): row = true digit, column = predicted digit."""
+    pairs = np.asarray(labels, dtype=np.int64) * n_classes + np.asarray(predicted, dtype=np.int64)
+    return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def misclassified(labels: np.ndarray, probs: np.ndarray, limit: int = 24) -> np.ndarray:
+    """Row indices of wrong predictions, most confident mistakes first, at most `limit`.
+
+    labels (n,), probs (n, 10).
+    """
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probs[wrong, predicted[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:limit]
+
+
+def make_submission(predict_proba, dataset: Dataset) -> pd.DataFrame:
+    """Kaggle's submission.csv for a test.csv: columns ImageId (from 1) and Label, one row per image."""
+    if len(dataset) == 0:
+        raise DataError(f"{dataset.name} has no images to predict.")
+    labels = predict_labels(predict_proba, dataset.images)
+    return pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels})

@@ -1,0 +1,34 @@
+"""Router of the app: page setup, a one-line sidebar status, and the list of pages.
+
+Run it with: streamlit run streamlit_app.py
+"""
+
+import streamlit as st
+
+from app_support import state
+
+st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
+
+# Once per server process: torch starts importing in the background now, so the PyTorch twin is
+# ready by the time someone clicks Train (see state.preload_torch). The shipped digits are loaded
+# here too, so the first run does not wait for them.
+state.preload_torch()
+state.shipped_dataset()
+
+pages = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("app_pages/train.py", title="Train & compare", icon=":material/model_training:"),
+    st.Page("app_pages/inside.py", title="Inside the network", icon=":material/hub:"),
+    st.Page("app_pages/try_it.py", title="Try it", icon=":material/draw:"),
+    st.Page("app_pages/gradient_check.py", title="Gradient check", icon=":material/rule:"),
+    st.Page("app_pages/speed.py", title="Speed", icon=":material/speed:"),
+]
+page = st.navigation(pages)
+
+dataset = state.current_dataset()
+run = state.current_run()
+st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
+st.sidebar.caption(f"**Run:** {run.name.split(' · ')[0]} · {run.status}" if run else "**Run:** none yet")
+
+page.run()
