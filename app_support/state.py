@@ -5,6 +5,7 @@ student on the server). What is truly shared and read-only, the shipped dataset 
 cached with st.cache_resource and its arrays are marked read-only.
 """
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,11 +24,20 @@ RUNS = "app.runs"                # list[Run], oldest first
 UPLOADED_MODELS = "app.models"   # dict label -> SavedModel
 
 
+def _settings_from_secrets() -> dict:
+    """NN_* keys of .streamlit/secrets.toml (Community Cloud's "Secrets" box), as strings."""
+    try:
+        return {key: str(value) for key, value in st.secrets.items() if key.startswith("NN_")}
+    except Exception:  # no secrets file: the usual case on a laptop
+        return {}
+
+
 @st.cache_resource
 def host_limits():
-    """The caps of this server (NN_PROFILE / NN_MAX_* environment variables), read once."""
+    """The caps of this server, read once: NN_PROFILE / NN_MAX_* from the environment, or from
+    st.secrets (environment variables win)."""
     try:
-        return limits_from_env()
+        return limits_from_env({**_settings_from_secrets(), **os.environ})
     except UserError as e:
         st.error(f"Ignoring a bad server setting: {e}")
         from nn_core.limits import Limits
@@ -41,7 +51,8 @@ def shipped_dataset() -> nn_data.Dataset:
 
 @st.cache_resource(max_entries=4)
 def _dataset_from_file(path: str, mtime: float, max_rows: int) -> nn_data.Dataset:
-    return nn_data.load_csv(path, max_rows=max_rows)
+    """A CSV in Data/, shared read-only by every session; over the row cap, a stratified sample."""
+    return nn_data.subsample(nn_data.load_csv(path), max_rows)
 
 
 def datasets_on_disk() -> dict:

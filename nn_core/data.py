@@ -340,6 +340,21 @@ def stratified_split(labels: np.ndarray, val_fraction: float = 0.2, seed: int = 
     return train_idx, val_idx
 
 
+def subsample(dataset: Dataset, max_rows: int, seed: int = 0) -> Dataset:
+    """At most max_rows rows of a labelled Dataset, each digit keeping its share (seeded).
+
+    Used for a big train.csv on a host with a row cap (the Community Cloud profile): the app trains
+    on a fair sample instead of refusing the file. Returns the dataset itself if it is small enough.
+    """
+    if len(dataset) <= max_rows or dataset.labels is None:
+        return dataset
+    keep_fraction = max_rows / len(dataset)
+    _, keep = stratified_split(dataset.labels, keep_fraction, seed, name=dataset.name)
+    keep = np.sort(keep[:max_rows])
+    return Dataset(dataset.images[keep], dataset.labels[keep],
+                   f"{dataset.name} (a {len(keep):,}-row sample)")
+
+
 def scale_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
     """uint8 (n, 784) -> dtype (n, 784) in [0, 1] (a new array)."""
     scaled = np.asarray(images).astype(dtype)

@@ -246,3 +246,13 @@ def test_find_datasets(tmp_path):
     assert found[data.SHIPPED_KEY] == SHIPPED_SAMPLE and found["train.csv"] == tmp_path / "train.csv"
     assert list(find_datasets(tmp_path / "missing")) == [data.SHIPPED_KEY]
     assert list(find_datasets())[0] == "MNIST sample (5,000 digits, shipped)"
+
+
+def test_subsample_keeps_each_digits_share_and_respects_the_cap():
+    full = data.load_shipped_sample()
+    small = data.subsample(full, 1000, seed=0)
+    assert len(small) == 1000
+    assert np.bincount(small.labels, minlength=10).tolist() == [100] * 10
+    assert "1,000-row sample" in small.name
+    assert data.subsample(full, 1000, seed=0).labels.tolist() == small.labels.tolist()
+    assert data.subsample(full, 10_000) is full
