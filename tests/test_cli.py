@@ -19,6 +19,7 @@ import pytest
 from nn_core.data import PIXEL_NAMES, load_shipped_sample
 from nn_core.model_io import save_npz
 from tests.corpus import CSV_CASES, CSV_DIR
+from tests.corpus.models import MODEL_CASES, MODELS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ("--hidden", "16", "--epochs", "1", "--batch-size", "200")
@@ -328,8 +329,12 @@ USAGE_ERRORS = [
     (("bench", "--batch-sizes", "64,x"), "batch sizes '64,x'"),
     (("bench", "--rounds", "0"), "--rounds and --steps must be at least 1"),
 ]
+# A Kaggle test.csv for `predict` cases: the good file of the CSV corpus in test.csv's layout.
+CORPUS_TEST_CSV = CSV_DIR / "good_test_layout.csv"
 # Each case's command line, keyed by its test id.
 ERROR_COMMANDS = ({name: ("train", *SMALL, "--data", CSV_DIR / name) for name, _, _ in CSV_CASES}
+                  | {"model " + name: ("predict", "--model", MODELS_DIR / name, "--data", CORPUS_TEST_CSV,
+                                       "--out", os.devnull) for name, _ in MODEL_CASES}
                   | {" ".join(args): ("train", *args) for args, _ in BAD_SETTINGS}
                   | {"usage " + " ".join(args): args for args, _ in USAGE_ERRORS})
 
@@ -347,6 +352,11 @@ def error_run():
 @pytest.mark.parametrize("filename, expected, stage", CSV_CASES, ids=[case[0] for case in CSV_CASES])
 def test_train_refuses_bad_csv(error_run, filename, expected, stage):
     assert_user_error(error_run(filename), expected)
+
+
+@pytest.mark.parametrize("filename, expected", MODEL_CASES, ids=[case[0] for case in MODEL_CASES])
+def test_predict_refuses_every_bad_model_in_the_corpus(error_run, filename, expected):
+    assert_user_error(error_run("model " + filename), expected)
 
 
 @pytest.mark.parametrize("args, expected", BAD_SETTINGS, ids=[" ".join(a) for a, _ in BAD_SETTINGS])
