@@ -204,11 +204,22 @@ class Run:
                     self._final[impl] = STOPPED
             return
         self._admitted = True
-        for t in self._threads:
-            t.start()
-        for t in self._threads:
-            t.join()
-        self.scheduler.release(self.id)
+        try:
+            for t in self._threads:
+                t.start()
+            for t in self._threads:
+                t.join()
+        except RuntimeError as e:  # "can't start new thread" on an overloaded server
+            for t in self._threads:
+                if t.ident is not None:
+                    t.join()
+            with self._lock:
+                for impl in self.impls:
+                    if impl not in self._final:
+                        self._final[impl] = FAILED
+                        self.errors[impl] = f"the server could not start a trainer ({e}); try again."
+        finally:  # whatever happened, the slot goes back to the queue
+            self.scheduler.release(self.id)
 
     def _wait_turn(self, impl) -> bool:
         with self._cond:
