@@ -14,7 +14,14 @@ stops their runs) and the server's RSS and threads are read again once they sett
 
 Caveat: here the 30 browsers share the server's 2 cores; in a class they run on the students'
 own machines. The CPU split (server / Chromium / this driver) is printed per level so the server's
-part can be judged. Browser-side times include the browser's own drawing delays.
+part can be judged. Browser-side times include the browser's own drawing delays; the "server
+side" line times the same runs from the server's thread list instead (a small sitecustomize on
+the server's PYTHONPATH gives Python threads their names in /proc, so "nn-run<id>-numpy" is seen
+starting = admitted, and ending; --no-thread-names turns it off).
+
+Options for digging: --pin (server on CPU 0, Chromium on the others), --close-after S (close the
+tabs mid-run: are the runs of closed tabs stopped?), --server-log PATH (keep the server's log; if
+pages get stuck, every server thread's stack is dumped into it).
 
 A measurement, not a test: exit status 0 unless the script itself breaks. Traffic goes to
 127.0.0.1 only (Chromium resolves every other host to nothing), and every wait is bounded.

@@ -2,9 +2,9 @@
 
 import os
 
-# One BLAS / torch thread per process while testing: on 2 shared cores, OpenBLAS's spinning threads
-# make these small networks 10-50x slower under load. Set before anything imports NumPy; the CLI and
-# server subprocesses the tests start inherit it.
+# One BLAS / torch thread per process while testing (torch reads OMP_NUM_THREADS): on 2 shared
+# cores, spinning BLAS and torch threads make these small networks 10-50x slower under load. Set
+# before anything imports NumPy or torch; the CLI and server subprocesses the tests start inherit it.
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 

@@ -21,15 +21,6 @@ STEPS = 50
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: torch's thread pool only adds sync cost (a lot of it on a busy 2-core CI box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_the_two_tables_have_the_same_optimizers():
     assert set(OPTIMIZERS) == set(TORCH_OPTIMIZERS) == set(NAMES)
 

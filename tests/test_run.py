@@ -25,15 +25,6 @@ LONG = TrainConfig(hidden=(32,), batch_size=8, epochs=200, eval_every=100)
 SHORT = TrainConfig(hidden=(8,), batch_size=50, epochs=2)   # on the 400-row split: 8 steps an epoch
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny networks: torch's thread pool only adds sync cost (a lot of it on a busy 2-core CI box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def full():
     return make_split(load_shipped_sample())
