@@ -19,6 +19,7 @@ SETTINGS = "train.settings"         # the settings' widget values, kept while on
 LINK_WARNING = "train.link_warning"  # what a shared link asked for that could not be used
 START_ERROR = "train.start_error"   # why the last click on Train did not start a run
 SERIES = "train.series"             # run id -> impl -> charts.TwinSeries (records already converted)
+CAUGHT_UP = "train.caught_up"       # id of the last run whose end triggered the full rerun
 WIDGET = "train.w."                 # prefix of the settings widgets' keys
 LIVE_EVERY = 0.5                    # seconds between redraws of the live charts while a run trains
 WEIGHTS_EVERY = 2.0                 # the weight images are bigger: redrawn less often
@@ -123,8 +124,12 @@ def live_charts(run, polling: bool) -> None:
                "that sink towards zero in the first layers are vanishing gradients: try sigmoid with "
                "5 hidden layers.")
 
-    if polling and run.finished:
-        st.rerun()      # one full rerun: buttons, run history and sidebar catch up; polling stops
+    if polling and run.finished and st.session_state.get(CAUGHT_UP) != run.id:
+        # One full rerun per run: buttons, run history and sidebar catch up and polling stops. Only
+        # one: on a busy server a rerun can wait behind others, and every timer tick asking again
+        # would pile reruns up.
+        st.session_state[CAUGHT_UP] = run.id
+        st.rerun()
 
 
 def weight_images(run, polling: bool) -> None:
