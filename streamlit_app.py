@@ -9,10 +9,10 @@ from app_support import state
 
 st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
 
-# Once per server process: torch starts importing in the background now, so the PyTorch twin is
-# ready by the time someone clicks Train (see state.preload_torch). The shipped digits are loaded
-# here too, so the first run does not wait for them.
-state.preload_torch()
+# Once per server process: the trainer processes start in the background now (they import torch,
+# this process never does), so they are ready by the time someone clicks Train (state.trainer_pool).
+# The shipped digits are loaded here too, so the first run does not wait for them.
+state.trainer_pool()
 state.shipped_dataset()
 
 pages = [

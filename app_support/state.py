@@ -142,7 +142,7 @@ def start_run(config: TrainConfig, impls=("numpy", "torch")) -> Run:
     for old in all_runs:
         if not old.finished:
             old.stop()
-    run = Run(config, split, impls=impls, limits=limits,
+    run = Run(config, split, impls=impls, limits=limits, pool=trainer_pool(),
               name=f"run {len(all_runs) + 1} · {', '.join(impls)} · {dataset.name}")
     all_runs.append(run)
     run.start()
@@ -166,7 +166,7 @@ def add_uploaded_model(label: str, model: SavedModel) -> None:
     st.session_state.setdefault(UPLOADED_MODELS, {})[label] = model
 
 
-# ---- PyTorch, warmed up once per server process ----------------------------------------------------
+# ---- the trainer processes, started once per server process ------------------------------------
 TORCH_MISSING = "PyTorch is not installed; pip install torch==2.13.0"
 
 
@@ -180,35 +180,19 @@ def torch_available() -> bool:
 
 
 @st.cache_resource
-def preload_torch():
-    """Cap the maths' threads, and import torch in a background thread; once per server process.
+def trainer_pool():
+    """The server's warm pool of trainer processes (NN_WORKERS of them), started at the first visit.
 
-    A classroom server is shared by many students: NumPy's BLAS and torch would each start a thread
-    per core, and those pools fight over the cores (measured here on 2 cores with a browser
-    drawing: the NumPy twin ran ~10x slower). So both get NN_THREADS threads (default 1) and the
-    students' runs share the cores instead (nn_core.threads).
-    Importing torch takes a few seconds; started when the server first runs the app, it is done
-    long before anyone clicks Train, so the PyTorch twin starts at once (the NumPy twin never waits
-    for it: each twin has its own thread). Without torch installed the app still runs.
+    The twins train in these processes, never in the server's: the server stays free to draw pages,
+    and it never imports torch (the workers do, while they start, long before anyone clicks Train).
+    NumPy's BLAS in the server is capped at NN_THREADS threads too (default 1), for the light maths
+    the pages do (predictions, the walk-through); each worker caps its own BLAS and torch threads.
     """
-    import threading
-
+    from nn_core.run import default_pool
     from nn_core.threads import configured_threads, limit_threads
 
-    n_threads = configured_threads()
-    limit_threads(n_threads)                 # NumPy's BLAS, for the whole process
-
-    def import_torch():
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(n_threads)     # process-wide: the twins' threads use it too
-        import nn_core.torch_twin             # noqa: F401  (the twin's own module, imported once)
-
-    thread = threading.Thread(target=import_torch, name="preload-torch", daemon=True)
-    thread.start()
-    return thread
+    limit_threads(configured_threads())
+    return default_pool(host_limits(), preload_torch=torch_available())
 
 
 @st.cache_resource

@@ -5,9 +5,10 @@ tighten them. `NN_PROFILE=cloud` switches on a small, safe profile.
 """
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .errors import ConfigError
+from .threads import machine_cores
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Limits:
     max_seconds: float = 600.0      # wall time of one run
     max_rows: int = 60_000          # rows of an uploaded / loaded CSV
     max_concurrent_runs: int = 4    # runs training at once on this server; more wait in a queue
+    workers: int = field(default_factory=machine_cores)   # trainer processes, one per training twin
 
     # Environment variable for each field, e.g. NN_MAX_PARAMS=500000.
     @staticmethod
@@ -27,7 +29,7 @@ class Limits:
 
 
 CLOUD_PROFILE = Limits(max_params=300_000, max_width=512, max_layers=4, max_epochs=30,
-                       max_seconds=120.0, max_rows=10_000, max_concurrent_runs=2)
+                       max_seconds=120.0, max_rows=10_000, max_concurrent_runs=2, workers=2)
 
 
 def limits_from_env(env=None) -> Limits:

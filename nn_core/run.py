@@ -1,85 +1,79 @@
-"""A training run in background threads: start, pause, resume, step, stop, and a metrics buffer.
+"""A training run: each twin trains in a worker process; this object drives it and holds its records.
 
-Plain threading, no streamlit: the app keeps a Run in st.session_state and a timed fragment reads
-`records()`; the CLI drives the very same object. One worker thread per twin, so the NumPy twin's
-first point never waits for torch to import, and each twin's samples/s is its own.
+No streamlit: the app keeps a Run in st.session_state and a timed fragment reads `records()`; the CLI
+drives the very same object. The twins train in processes of the shared pool (nn_core.pool), so the
+NumPy twin and the PyTorch twin never slow each other down. Here, in the calling process, one light
+thread per run hands the twins to workers, forwards Pause / Step / Stop, and files what comes back.
 
-Runs on one server share a Scheduler that lets only `max_concurrent_runs` train at once; the others
-wait in a first-come queue and can show their place in it.
+Runs share the pool's first-come queue: a run waits until enough workers are free and shows its place.
 """
 
 import itertools
 import math
 import threading
 import time
+from multiprocessing.connection import wait
+
+import numpy as np
 
 from .config import TrainConfig
-from .errors import UserError
 from .limits import Limits
-from .trainer import initial_params, make_twin, train
+from .model_io import SavedModel
+from .pool import PoolError, WorkerPool, shared_pool, split_key
+from .threads import configured_threads
+from .trainer import initial_params
+from .worker import CONTROLS, Job
 
 # Run.status values
 QUEUED, RUNNING, PAUSED, DONE, STOPPED, DIVERGED, LIMIT, FAILED = (
     "queued", "running", "paused", "done", "stopped", "diverged", "limit", "failed")
 FINISHED = (DONE, STOPPED, DIVERGED, LIMIT, FAILED)
+ENDING_EVENTS = {"done": DONE, "stopped": STOPPED, "diverged": DIVERGED, "limit": LIMIT}
+WORKER_DIED = "the trainer process stopped unexpectedly; train again."
 
 
-class Scheduler:
-    """A first-come queue in front of at most `slots` concurrently training runs."""
-
-    def __init__(self, slots: int):
-        self.slots = slots
-        self._cond = threading.Condition()
-        self._waiting = []   # runs' ids, oldest first
-        self._active = set()
-
-    def acquire(self, run_id, cancelled) -> bool:
-        """Block until run_id may train; False if cancelled() became true while waiting."""
-        with self._cond:
-            self._waiting.append(run_id)
-            try:
-                while not (len(self._active) < self.slots and self._waiting[0] == run_id):
-                    if cancelled():
-                        return False
-                    self._cond.wait(0.1)
-                self._active.add(run_id)
-                return True
-            finally:
-                self._waiting.remove(run_id)
-                self._cond.notify_all()
-
-    def release(self, run_id):
-        with self._cond:
-            self._active.discard(run_id)
-            self._cond.notify_all()
-
-    def place(self, run_id) -> int:
-        """1 for the next run to start, 2 for the one after, ...; 0 if not waiting."""
-        with self._cond:
-            return self._waiting.index(run_id) + 1 if run_id in self._waiting else 0
+def default_pool(limits: Limits, preload_torch: bool = True) -> WorkerPool:
+    """The process-wide pool sized by the host's caps (NN_WORKERS, NN_MAX_CONCURRENT_RUNS, NN_THREADS)."""
+    return shared_pool(limits.workers, configured_threads(), limits.max_concurrent_runs, preload_torch)
 
 
-_scheduler_lock = threading.Lock()
-_schedulers: dict[int, Scheduler] = {}
+class TrainedTwin:
+    """A twin as the calling process sees it: its latest weights, as NumPy arrays.
 
+    params() -> [(W, b), ...] (read-only arrays, W of shape (fan_in, fan_out)), updated about once
+    a second while the twin trains and exactly at its end; predict_proba(x (n, 784)) -> (n, 10).
+    """
 
-def shared_scheduler(slots: int) -> Scheduler:
-    """The server-wide scheduler for this number of slots (the only state shared across sessions)."""
-    with _scheduler_lock:
-        return _schedulers.setdefault(slots, Scheduler(slots))
+    def __init__(self, impl: str, params, activation: str):
+        self.impl, self.activation = impl, activation
+        self.update(params)
+
+    def update(self, params):
+        for W, b in params:
+            W.flags.writeable = b.flags.writeable = False
+        self._params = params
+
+    def params(self):
+        return self._params
+
+    def predict_proba(self, x) -> np.ndarray:
+        # The PyTorch twin's weights are evaluated by torch itself (imported here only when asked).
+        from .evaluate import numpy_predictor, torch_predictor
+        make = torch_predictor if self.impl == "torch" else numpy_predictor
+        return make(SavedModel(self._params, self.activation))(x)
 
 
 class Run:
-    """Train one or both twins on `split` with `config`, in background threads.
+    """Train one or both twins on `split` with `config`, each in a worker process.
 
-    records(impl) -> list of nn_core.trainer.Record so far; status; message; twins (the trained
-    models, kept after the run ends for the other pages).
+    records(impl) -> list of nn_core.trainer.Record so far; status; messages(); twins (impl ->
+    TrainedTwin, kept after the run ends for the other pages).
     """
 
     _ids = itertools.count(1)
 
     def __init__(self, config: TrainConfig, split, impls=("numpy", "torch"), limits: Limits | None = None,
-                 scheduler: Scheduler | None = None, device=None, name: str | None = None):
+                 pool: WorkerPool | None = None, device=None, name: str | None = None):
         self.limits = limits or Limits()
         self.config = config.validated(self.limits)
         self.split = split
@@ -87,72 +81,68 @@ class Run:
         self.id = next(Run._ids)
         self.name = name or f"run {self.id}"
         self.device = device
-        self.scheduler = scheduler or shared_scheduler(self.limits.max_concurrent_runs)
+        self.pool = pool or default_pool(self.limits, preload_torch="torch" in self.impls)
         self.params0 = initial_params(self.config)        # both twins start from these
-        self.twins = {}
+        self.twins = {}                                   # impl -> TrainedTwin
         self.errors = {}                                  # impl -> message when that twin failed
         self._records = {impl: [] for impl in self.impls}
-        self._final = {}                                  # impl -> last record's event
+        self._final = {}                                  # impl -> how that twin ended (a status)
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._paused = False
-        self._step_tokens = {impl: 0 for impl in self.impls}
-        self._threads = []
-        self._started = False
+        self._step_tokens = {impl: 0 for impl in self.impls}   # Steps asked before a twin started
+        self._training = {}                               # impl -> the Worker training it now
+        self._driver = None
         self._admitted = False
         self.started_at = None
 
     # ---- control -------------------------------------------------------------------------------
     def start(self):
-        if self._started:
-            return self
-        self._started = True
-        self.started_at = time.time()
-        self._threads = [threading.Thread(target=self._work, name=f"nn-run{self.id}-{impl}",
-                                          args=(impl,), daemon=True) for impl in self.impls]
-        self._admission = threading.Thread(target=self._admit, name=f"nn-run{self.id}-queue",
-                                           daemon=True)
-        self._admission.start()
+        if self._driver is None:
+            self.started_at = time.time()
+            self._driver = threading.Thread(target=self._drive, name=f"nn-run{self.id}", daemon=True)
+            self._driver.start()
         return self
 
     def pause(self):
-        with self._cond:
-            self._paused = True
+        self._control("pause")
 
     def resume(self):
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
+        self._control("resume")
 
     def step(self):
         """While paused, let each twin take exactly one more step."""
-        with self._cond:
-            self._paused = True
-            for impl in self.impls:
-                self._step_tokens[impl] += 1
-            self._cond.notify_all()
+        self._control("step")
 
     def stop(self):
         self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
+        self._control("stop")
+
+    def _control(self, action: str):
+        assert action in CONTROLS
+        with self._lock:
+            if action in ("pause", "step"):
+                self._paused = True
+            elif action == "resume":
+                self._paused = False
+            if action == "step":
+                for impl in self.impls:
+                    if impl not in self._training:
+                        self._step_tokens[impl] += 1
+            workers = list(self._training.values())
+        for worker in workers:
+            worker.send((action,))
 
     def join(self, timeout=None) -> bool:
-        """Wait for every thread to end; True if they all did."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for t in [getattr(self, "_admission", None), *self._threads]:
-            if t is None or not t.is_alive() and t.ident is None:
-                continue
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            t.join(left)
+        """Wait for the run to end; True if it has."""
+        if self._driver is not None:
+            self._driver.join(timeout)
         return not self.alive
 
     # ---- state ---------------------------------------------------------------------------------
     @property
     def alive(self) -> bool:
-        threads = [getattr(self, "_admission", None), *self._threads]
-        return any(t is not None and t.is_alive() for t in threads)
+        return self._driver is not None and self._driver.is_alive()
 
     @property
     def paused(self) -> bool:
@@ -160,13 +150,13 @@ class Run:
 
     @property
     def status(self) -> str:
-        if not self._started:
+        if self._driver is None:
             return QUEUED
         with self._lock:
             if len(self._final) == len(self.impls):
-                events = set(self._final.values())
+                endings = set(self._final.values())
                 for status in (FAILED, DIVERGED, LIMIT, STOPPED):
-                    if status in events:
+                    if status in endings:
                         return status
                 return DONE
         if not self._admitted:
@@ -178,7 +168,7 @@ class Run:
         return self.status in FINISHED
 
     def queue_place(self) -> int:
-        return 0 if self._admitted else self.scheduler.place(self.id)
+        return 0 if self._admitted else self.pool.place(self.id)
 
     def messages(self) -> dict:
         """impl -> the message its last record carried (why it ended), for finished twins."""
@@ -196,64 +186,118 @@ class Run:
             recs = self._records[impl]
             return recs[-1] if recs else None
 
-    # ---- workers -------------------------------------------------------------------------------
-    def _admit(self):
-        if not self.scheduler.acquire(self.id, self._stop.is_set):
-            with self._lock:
-                for impl in self.impls:
-                    self._final[impl] = STOPPED
+    def worker_pids(self) -> dict:
+        """impl -> process id of the worker training it right now."""
+        with self._lock:
+            return {impl: worker.pid for impl, worker in self._training.items()}
+
+    # ---- the driver thread -----------------------------------------------------------------------
+    def _end_all(self, status, message=None):
+        with self._lock:
+            for impl in self.impls:
+                if impl not in self._final:
+                    self._final[impl] = status
+                    if message:
+                        self.errors[impl] = message
+
+    def _drive(self):
+        try:
+            workers = self.pool.acquire(self.id, len(self.impls), self._stop.is_set)
+        except PoolError as e:
+            self._end_all(FAILED, f"the server could not start a trainer process ({e}); try again.")
+            return
+        if workers is None:                 # stopped while waiting in the queue
+            self._end_all(STOPPED)
             return
         self._admitted = True
         try:
-            for t in self._threads:
-                t.start()
-            for t in self._threads:
-                t.join()
-        except RuntimeError as e:  # "can't start new thread" on an overloaded server
-            for t in self._threads:
-                if t.ident is not None:
-                    t.join()
-            with self._lock:
-                for impl in self.impls:
-                    if impl not in self._final:
-                        self._final[impl] = FAILED
-                        self.errors[impl] = f"the server could not start a trainer ({e}); try again."
-        finally:  # whatever happened, the slot goes back to the queue
-            self.scheduler.release(self.id)
+            self._train_on(workers)
+        except Exception as e:              # a bug here: say so, and keep the caller alive
+            self._end_all(FAILED, f"the run failed: {type(e).__name__}: {e}")
+        finally:                            # whatever happened, the workers go back to the pool
+            self._end_all(FAILED, WORKER_DIED)   # twins left waiting for a worker that died
+            self.pool.release(self.id, workers)
 
-    def _wait_turn(self, impl) -> bool:
-        with self._cond:
-            while self._paused and self._step_tokens[impl] == 0 and not self._stop.is_set():
-                self._cond.wait(0.2)
-            if self._stop.is_set():
-                return False
-            if self._paused:
-                self._step_tokens[impl] -= 1
-            return True
+    def _assign(self, worker, impl):
+        """Send impl's job to worker (the data only if the worker does not hold it already)."""
+        key = split_key(self.split)
+        worker.jobs += 1
+        with self._lock:    # so that a Pause clicked meanwhile reaches the worker after its job
+            job = Job(impl, self.config, self.params0, key, None if worker.split_key == key else self.split,
+                      self.limits.max_seconds, self.device, self._paused, self._step_tokens[impl])
+            self._training[impl] = worker
+            if worker.send(("train", job)):
+                worker.split_key = key
+        if self._stop.is_set():
+            worker.send(("stop",))
 
-    def _work(self, impl):
-        event = FAILED
+    def _train_on(self, workers):
+        """Hand the twins to the workers (in turn, if there are fewer workers than twins), and file
+        what comes back until every twin has ended."""
+        pending, free, busy = list(self.impls), list(workers), {}
+        while pending or busy:
+            while pending and free:
+                if self._stop.is_set():
+                    self._end_all(STOPPED)
+                    pending = []
+                    break
+                worker, impl = free.pop(0), pending.pop(0)
+                self._assign(worker, impl)
+                busy[worker] = impl
+            if not busy:
+                break
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.5)
+            for worker, impl in list(busy.items()):
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                if self._read(worker, impl):
+                    del busy[worker]
+                    with self._lock:
+                        self._training.pop(impl, None)
+                    if worker.alive:
+                        free.append(worker)
+
+    def _read(self, worker, impl) -> bool:
+        """File every message waiting from worker; True once impl has ended (or its worker died)."""
         try:
-            twin = make_twin(impl, self.config, self.params0, device=self.device)
-            self.twins[impl] = twin
-            max_seconds = self.limits.max_seconds
-            for record in train(twin, self.split, self.config, max_seconds=max_seconds,
-                                wait_turn=lambda: self._wait_turn(impl)):
-                with self._lock:
-                    self._records[impl].append(record)
-                if record.event not in (None, "epoch_end"):
-                    event = {"done": DONE, "stopped": STOPPED, "diverged": DIVERGED,
-                             "limit": LIMIT}[record.event]
-        except ImportError:
-            self.errors[impl] = ("PyTorch is not installed, so only the NumPy twin can train; "
-                                 "install it with: pip install torch==2.13.0")
-        except UserError as e:
-            self.errors[impl] = str(e)
-        except Exception as e:  # a bug: keep the app alive and say what happened
-            self.errors[impl] = f"the {impl} twin failed: {type(e).__name__}: {e}"
-        finally:
-            with self._lock:
-                self._final[impl] = event
+            while worker.conn.poll():
+                kind, payload = worker.conn.recv()
+                if kind == "records":
+                    self._file_records(impl, payload)
+                elif kind == "params":
+                    self._file_params(impl, payload)
+                elif kind == "end":
+                    self._file_end(impl, payload)
+                    return True
+        except (EOFError, OSError):
+            pass
+        if worker.alive:
+            return False
+        with self._lock:                     # died without saying "end": killed, out of memory, ...
+            self._final[impl] = FAILED
+            self.errors[impl] = WORKER_DIED
+        return True
+
+    def _file_records(self, impl, records):
+        with self._lock:
+            self._records[impl].extend(records)
+
+    def _file_params(self, impl, params):
+        twin = self.twins.get(impl)
+        if twin is None:
+            self.twins[impl] = TrainedTwin(impl, params, self.config.activation)
+        else:
+            twin.update(params)
+
+    def _file_end(self, impl, error):
+        with self._lock:
+            records = self._records[impl]
+            if error:
+                self.errors[impl] = error
+                self._final[impl] = FAILED
+            else:
+                event = records[-1].event if records else None
+                self._final[impl] = ENDING_EVENTS.get(event, FAILED)
 
 
 def run_to_end(run: Run, poll=0.05):

@@ -18,6 +18,14 @@ def configured_threads(env=None) -> int:
         return 1
 
 
+def machine_cores() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def limit_threads(n: int) -> None:
     """Cap BLAS (via threadpoolctl) and, if it is loaded, torch's intra-op pool to n threads."""
     try:

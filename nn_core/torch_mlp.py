@@ -60,8 +60,9 @@ class TorchMLP(nn.Module):
         with torch.no_grad():
             for linear, (W, b) in zip(self.linears, params):
                 # nn.Linear stores weight as (fan_out, fan_in): the transpose of ours.
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-                linear.bias.copy_(torch.from_numpy(np.asarray(b)))
+                # torch.tensor copies, so read-only arrays (a run's shared snapshot) are fine.
+                linear.weight.copy_(torch.tensor(np.asarray(W).T))
+                linear.bias.copy_(torch.tensor(np.asarray(b)))
 
     def params(self):
         """[(W, b), ...] as NumPy arrays in NumpyMLP's layout (W is (fan_in, fan_out))."""

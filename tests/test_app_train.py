@@ -18,7 +18,6 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import charts, state
 from nn_core.config import TrainConfig
-from nn_core.run import shared_scheduler
 
 TIMEOUT = 60
 RUNS = "app.runs"
@@ -250,10 +249,9 @@ def test_app_starts_and_trains_numpy_without_torch():
 
 
 def test_queue_place_is_shown_while_every_trainer_is_busy():
-    scheduler = shared_scheduler(state.host_limits().max_concurrent_runs)
-    blockers = [f"test-blocker-{i}" for i in range(scheduler.slots)]
-    for blocker in blockers:
-        assert scheduler.acquire(blocker, lambda: False)
+    pool = state.trainer_pool()
+    held = pool.acquire("test-blocker", pool.size, lambda: False)     # every trainer process
+    assert len(held) == pool.size
     try:
         at = open_train_page()
         set_settings(at, hidden="16", epochs=1)
@@ -262,8 +260,7 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
         assert run.status == "queued"
         assert any("you are number 1 in the queue" in i.value for i in at.info)
     finally:
-        for blocker in blockers:
-            scheduler.release(blocker)
+        pool.release("test-blocker", held)
     assert run.join(timeout=TIMEOUT) and run.status == "done"
 
 

@@ -1,8 +1,8 @@
 """Two students on one server: each session sees and controls only its own runs.
 
 Two AppTest instances are two sessions of the same server process: they share module-level state
-and st.cache_resource (the dataset, the run scheduler), but each has its own st.session_state.
-Training runs in real background threads (nn_core.run.Run), as in the app.
+and st.cache_resource (the dataset, the pool of trainer processes), but each has its own
+st.session_state. Training runs in real worker processes (nn_core.run.Run), as in the app.
 
 One AppTest quirk matters here: every AppTest runs its script under the same fixed session id
 ("test session id"), so a `st.cache_resource(scope="session")` resource is ONE object for all
@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import state
 from nn_core.config import TrainConfig
+from nn_core.pool import WorkerPool
 from nn_core.run import Run
 
 torch = pytest.importorskip("torch")
@@ -58,7 +59,7 @@ def n_records(run: Run) -> int:
 
 
 def run_threads(run: Run) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith(f"nn-run{run.id}-")]
+    return [t for t in threading.enumerate() if t.name == f"nn-run{run.id}"]
 
 
 @pytest.fixture
@@ -133,7 +134,8 @@ def test_session_runs_stop_all_stops_a_real_run_and_its_threads():
     split = state.shipped_dataset()
     from nn_core.data import make_split
     split = make_split(split)
-    runs = [Run(TrainConfig(hidden=(16,), epochs=50), split, impls=("numpy", "torch"))
+    pool = WorkerPool(4)                 # both runs train at once
+    runs = [Run(TrainConfig(hidden=(16,), epochs=50), split, impls=("numpy", "torch"), pool=pool)
             for _ in range(2)]
     for run in runs:
         run.start()
@@ -152,3 +154,4 @@ def test_session_runs_stop_all_stops_a_real_run_and_its_threads():
         for run in runs:
             run.stop()
             run.join(timeout=5)
+        pool.shutdown()

@@ -1,8 +1,10 @@
-"""nn_core.run.Run: a training run in worker threads, driven like the app and the CLI drive it."""
+"""nn_core.run.Run: a training run whose twins train in worker processes, driven like the app and
+the CLI drive it."""
 
 import dataclasses
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -14,7 +16,9 @@ import pytest
 from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
 from nn_core.limits import Limits
-from nn_core.run import DIVERGED, DONE, LIMIT, PAUSED, QUEUED, RUNNING, STOPPED, Run, Scheduler, run_to_end
+from nn_core.pool import WorkerPool
+from nn_core.run import (DIVERGED, DONE, FAILED, LIMIT, PAUSED, QUEUED, RUNNING, STOPPED, WORKER_DIED, Run,
+                         run_to_end)
 from nn_core.trainer import initial_params, make_twin, train
 
 torch = pytest.importorskip("torch")
@@ -36,12 +40,21 @@ def split(full):
                                x_val=full.x_val[:100], y_val=full.y_val[:100])
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """Two warm trainer processes, as on a 2-core server."""
+    pool = WorkerPool(2, threads=1).warm_up()
+    yield pool
+    pool.shutdown()
+
+
 @pytest.fixture
-def make_run():
-    """Run(...) that is stopped and joined after the test, even if the test fails halfway."""
+def make_run(pool):
+    """Run(...) on the test pool, stopped and joined after the test, even if the test fails halfway."""
     runs = []
 
     def make(*args, **kwargs):
+        kwargs.setdefault("pool", pool)
         runs.append(Run(*args, **kwargs))
         return runs[-1]
     yield make
@@ -74,17 +87,8 @@ def settled_counts(run, quiet=0.3):
         before = now
 
 
-def nn_threads():
-    return [t for t in threading.enumerate() if t.name.startswith("nn-run") and t.is_alive()]
-
-
-def rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def test_first_numpy_record_arrives_quickly(make_run, full):
-    run = make_run(LONG, full, scheduler=Scheduler(1))
+    run = make_run(LONG, full)
     assert run.status == QUEUED and run.records("numpy") == []
     t0 = time.monotonic()
     run.start()
@@ -96,29 +100,31 @@ def test_first_numpy_record_arrives_quickly(make_run, full):
     assert run.join(timeout=10)   # generous: the first torch twin built in a process warms torch up
 
 
-def test_numpy_twin_does_not_wait_for_the_torch_twin(make_run, split, monkeypatch):
-    """One thread per twin: a slow torch start (importing torch takes seconds) holds nothing up."""
-    import nn_core.run
-    release = threading.Event()
+def test_each_twin_trains_in_its_own_process(make_run, full, pool):
+    """Two processes, neither of them this one: the twins share no interpreter and no thread pool."""
+    run = make_run(LONG, full).start()
+    wait_for(lambda: all(counts(run).values()))
+    pids = run.worker_pids()
+    assert set(pids) == set(BOTH) and len(set(pids.values())) == 2
+    assert os.getpid() not in pids.values() and set(pids.values()) <= set(pool.pids())
+    assert "torch" not in sys.modules or "nn_core.torch_twin" not in sys.modules   # not imported here
 
-    def slow_make_twin(impl, *args, **kwargs):
-        if impl == "torch":
-            release.wait(10)
-        return make_twin(impl, *args, **kwargs)
 
-    monkeypatch.setattr(nn_core.run, "make_twin", slow_make_twin)
-    run = make_run(SHORT, split, scheduler=Scheduler(1)).start()
+def test_fewer_workers_than_twins_train_in_turn(split):
+    """With one trainer process (NN_WORKERS=1) the twins take turns, each at its own speed."""
+    pool = WorkerPool(1).warm_up()
     try:
-        wait_for(lambda: run.finished or run.latest("numpy") and run.latest("numpy").event == "done")
-        assert run.records("torch") == [] and run.status == RUNNING
+        run = run_to_end(Run(SHORT, split, pool=pool))
+        assert run.status == DONE
+        numpy_end, torch_start = run.latest("numpy").wall_time, run.records("torch")[0]
+        assert [len(run.records(impl)) for impl in BOTH] == [16, 16] and torch_start.step == 1
+        assert numpy_end > 0
     finally:
-        release.set()
-    assert run.join(timeout=10)
-    assert run.status == DONE and len(run.records("torch")) == 16
+        pool.shutdown()
 
 
 def test_pause_step_resume_stop(make_run, full):
-    run = make_run(LONG, full, scheduler=Scheduler(1)).start()
+    run = make_run(LONG, full).start()
     wait_for(lambda: all(counts(run).values()))
     assert run.status == RUNNING
 
@@ -154,7 +160,7 @@ def test_pause_step_resume_stop(make_run, full):
 
 
 def test_stop_while_paused_ends_quickly(make_run, full):
-    run = make_run(LONG, full, scheduler=Scheduler(1)).start()
+    run = make_run(LONG, full).start()
     wait_for(lambda: all(counts(run).values()))
     run.pause()
     settled_counts(run, quiet=0.1)
@@ -164,7 +170,7 @@ def test_stop_while_paused_ends_quickly(make_run, full):
 
 
 def test_run_to_end(make_run, split):
-    run = run_to_end(make_run(SHORT, split, scheduler=Scheduler(1)))
+    run = run_to_end(make_run(SHORT, split))
     assert run.status == DONE and run.finished and not run.alive
     for impl in BOTH:
         records = run.records(impl)
@@ -177,30 +183,32 @@ def test_run_to_end(make_run, split):
 
 
 def test_run_matches_the_bare_training_loop(make_run, split):
-    """Threads change nothing: a Run's records are those of train() called directly."""
-    run = run_to_end(make_run(SHORT, split, impls=("numpy",), scheduler=Scheduler(1)))
+    """Processes change nothing: a Run's records and weights are those of train() called here."""
+    run = run_to_end(make_run(SHORT, split, impls=("numpy",)))
     config = SHORT.validated()
-    direct = list(train(make_twin("numpy", config, initial_params(config)), split, config))
+    twin = make_twin("numpy", config, initial_params(config))
+    direct = list(train(twin, split, config))
     assert [r.loss for r in run.records("numpy")] == [r.loss for r in direct]
+    for (W, b), (W_direct, b_direct) in zip(run.twins["numpy"].params(), twin.params()):
+        np.testing.assert_array_equal(W, W_direct)
+        np.testing.assert_array_equal(b, b_direct)
 
 
 def test_final_statuses(make_run, full):
-    diverged = run_to_end(make_run(TrainConfig(optimizer="sgd", lr=50, epochs=3), full,
-                              scheduler=Scheduler(1)))
+    diverged = run_to_end(make_run(TrainConfig(optimizer="sgd", lr=50, epochs=3), full))
     assert diverged.status == DIVERGED
     assert all("the loss became" in m and "lower the learning rate" in m
                for m in diverged.messages().values())
-    limited = run_to_end(make_run(LONG, full, limits=Limits(max_seconds=0.2), scheduler=Scheduler(1)))
+    limited = run_to_end(make_run(LONG, full, limits=Limits(max_seconds=0.2)))
     assert limited.status == LIMIT
     assert all("NN_MAX_SECONDS" in m for m in limited.messages().values())
 
 
-def test_scheduler_with_one_slot_queues_the_second_run(make_run, full, split):
-    scheduler = Scheduler(1)
-    first = make_run(LONG, full, scheduler=scheduler).start()
+def test_a_busy_pool_queues_the_next_runs(make_run, full, split):
+    first = make_run(LONG, full).start()                # both workers of the pool
     wait_for(lambda: all(counts(first).values()))
-    second = make_run(SHORT, split, scheduler=scheduler).start()
-    third = make_run(SHORT, split, scheduler=scheduler).start()
+    second = make_run(SHORT, split).start()
+    third = make_run(SHORT, split).start()
     wait_for(lambda: third.queue_place() == 2)
     assert second.status == QUEUED and second.queue_place() == 1
     assert third.status == QUEUED
@@ -212,7 +220,7 @@ def test_scheduler_with_one_slot_queues_the_second_run(make_run, full, split):
     assert counts(third) == {"numpy": 0, "torch": 0}
     assert second.queue_place() == 1 and second.status == QUEUED
 
-    first.stop()                                       # frees the slot: the second run goes
+    first.stop()                                       # frees the workers: the second run goes
     assert first.join(timeout=1.0)
     wait_for(lambda: second.finished, timeout=20)
     assert second.status == DONE and second.queue_place() == 0
@@ -220,52 +228,127 @@ def test_scheduler_with_one_slot_queues_the_second_run(make_run, full, split):
 
 
 def test_two_runs_at_once_keep_separate_records(make_run, split):
-    scheduler = Scheduler(2)
-    a = make_run(SHORT, split, scheduler=scheduler)
-    b = make_run(SHORT.replace(seed=5, hidden=(6,)), split, scheduler=scheduler)
+    pool = WorkerPool(4).warm_up()
+    a = make_run(SHORT, split, pool=pool)
+    b = make_run(SHORT.replace(seed=5, hidden=(6,)), split, pool=pool)
     a.start(), b.start()
     for run in (a, b):
         assert run.join(timeout=30)
     assert a.status == b.status == DONE
+    pool.shutdown()
     assert a.twins["numpy"] is not b.twins["numpy"]
-    assert a.twins["numpy"].model.weights[0].shape == (784, 8) and b.twins["numpy"].model.weights[0].shape == (784, 6)
+    assert a.twins["numpy"].params()[0][0].shape == (784, 8) and b.twins["numpy"].params()[0][0].shape == (784, 6)
     for run in (a, b):
         config = run.config
         alone = list(train(make_twin("numpy", config, initial_params(config)), split, config))
         assert [r.loss for r in run.records("numpy")] == [r.loss for r in alone]
 
 
-def test_without_torch_the_numpy_twin_still_trains(make_run, split, monkeypatch):
+def test_without_torch_the_worker_says_how_to_install_it(split, monkeypatch):
+    """What a trainer process does for the PyTorch twin when torch cannot be imported."""
+    import multiprocessing
+
+    from nn_core import worker
     monkeypatch.setitem(sys.modules, "torch", None)              # `import torch` raises ImportError
     monkeypatch.setitem(sys.modules, "nn_core.torch_twin", None)
-    run = run_to_end(make_run(SHORT, split, scheduler=Scheduler(1)))
-    assert run.latest("numpy").event == "done"
-    assert run.records("torch") == []
-    assert "PyTorch is not installed" in run.errors["torch"]
-    assert "pip install torch" in run.messages()["torch"]
+    ours, theirs = multiprocessing.Pipe()
+    config = SHORT.validated()
+    job = worker.Job("torch", config, initial_params(config), 1, split, max_seconds=60)
+    error = worker.train_job(theirs, job, split)
+    assert "PyTorch is not installed" in error and "pip install torch==2.13.0" in error
+    assert not ours.poll()                                       # no records were sent
 
 
-def test_many_runs_leave_no_threads_and_no_memory_behind(full):
-    scheduler = Scheduler(4)
-    before = set(nn_threads())                          # none, unless an earlier test failed
+def test_a_killed_worker_ends_its_twin_with_one_sentence(make_run, full, split, pool):
+    run = make_run(LONG, full).start()
+    wait_for(lambda: all(counts(run).values()))
+    victim = run.worker_pids()["torch"]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: "torch" in run.errors, timeout=5)
+    assert run.errors["torch"] == WORKER_DIED == "the trainer process stopped unexpectedly; train again."
+    n = counts(run)["numpy"]
+    wait_for(lambda: counts(run)["numpy"] > n + 10)              # the NumPy twin carries on
+    assert run.status == RUNNING
+    run.stop()
+    assert run.join(timeout=5)
+    assert run.status == FAILED and run.latest("numpy").event == "stopped"
+    assert not pid_exists(victim)                                # reaped: no zombie left behind
+    wait_for(lambda: pool.idle == pool.size)                     # the pool started a replacement
+    assert victim not in pool.pids()
+    again = run_to_end(make_run(SHORT, split))
+    assert again.status == DONE and again.errors == {}
+
+
+def pid_exists(pid) -> bool:
+    """True while pid is a process that has not been reaped (a zombie counts)."""
+    return os.path.exists(f"/proc/{pid}")
+
+
+def all_processes():
+    """Processes whose parent is this one (the forkserver's children are the workers)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kids.append((int(entry), int(fields[1]), fields[0]))   # pid, parent pid, state
+    return kids
+
+
+def process_tree_rss(root_pid):
+    """RSS in bytes of root_pid and every process below it."""
+    procs = all_processes()
+    tree, grown = {root_pid}, True
+    while grown:
+        below = {pid for pid, parent, _ in procs if parent in tree}
+        grown = not below <= tree
+        tree |= below
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            pass
+    return total, tree
+
+
+def test_many_runs_leave_only_the_pools_workers_and_no_memory_behind(full):
+    pool = WorkerPool(2).warm_up()
+    wait_for(lambda: pool.idle == 2)
     baseline_threads = len(threading.enumerate())
     rss0 = None
     refs = []
-    for i in range(100):
-        run = Run(LONG.replace(seed=i), full, scheduler=scheduler).start()   # not kept: may be freed
-        refs.append(weakref.ref(run))
-        if i % 2:                                       # half of them get as far as training
-            wait_for(lambda: run.records("numpy") or run.finished)
-        run.stop()
-        assert run.join(timeout=10)   # generous: the first twin built in a process warms torch up
-        assert run.status == STOPPED
-        if i == 9:
-            rss0 = rss_bytes()                          # after warm-up (caches, torch's pools)
-    assert set(nn_threads()) <= before
-    assert len(threading.enumerate()) == baseline_threads
-    grown = rss_bytes() - rss0
-    assert grown < 100 * 2**20, f"RSS grew by {grown / 2**20:.0f} MB over 90 runs"
-    assert scheduler.place(10**9) == 0 and not scheduler._active and not scheduler._waiting
+    try:
+        for i in range(100):
+            run = Run(LONG.replace(seed=i), full, pool=pool).start()   # not kept: may be freed
+            refs.append(weakref.ref(run))
+            if i % 2:                                       # half of them get as far as training
+                wait_for(lambda: all(counts(run).values()) or run.finished)
+            run.stop()
+            assert run.join(timeout=10)
+            assert run.status == STOPPED, run.messages()
+            if i == 9:
+                rss0, _ = process_tree_rss(os.getpid())    # after warm-up (caches, torch's pools)
+        wait_for(lambda: pool.idle == 2)
+        _, tree = process_tree_rss(os.getpid())
+        workers = set(pool.pids())
+        zombies = [pid for pid, parent, state in all_processes() if state == "Z" and pid in tree]
+        assert not zombies
+        assert pool.started >= 4                            # each worker was recycled at least once
+        alive_workers = {pid for pid in tree if pid in workers}
+        assert alive_workers == workers and len(workers) == 2
+        wait_for(lambda: len(threading.enumerate()) == baseline_threads)
+        rss1, _ = process_tree_rss(os.getpid())
+        assert rss1 < 1.10 * rss0, f"RSS of this process and its workers grew {rss1 / rss0:.2f}x over 90 runs"
+        assert pool.place(10**9) == 0 and not pool._active_runs and not pool._waiting
+    finally:
+        pool.shutdown()
+    for pid in workers:
+        wait_for(lambda: not pid_exists(pid), timeout=5)
     del run
     gc.collect()
     assert sum(ref() is not None for ref in refs) == 0   # nothing holds on to finished runs
