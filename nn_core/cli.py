@@ -10,7 +10,6 @@ import importlib.util
 import json
 import math
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -170,21 +169,30 @@ def finite(value):
 
 
 class Progress:
-    """Live loss and accuracy per twin on stderr: one line updated in place on a terminal,
-    otherwise one line per epoch end and at the finish."""
+    """Live progress on stderr. On a terminal: one rich progress bar per twin, with its loss and
+    accuracy; otherwise (a log file, a pipe): one line per epoch end and at the finish."""
 
-    def __init__(self, impls, epochs):
-        self.impls, self.epochs = impls, epochs
+    def __init__(self, impls, epochs, steps_per_epoch):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+
+        self.epochs = epochs
         self.latest, self.val_acc = {}, {}
-        self.live = sys.stderr.isatty()
-        self.drawn = False
+        self.console = Console(stderr=True, highlight=False)
+        self.live = self.console.is_terminal
+        self.bars = self.tasks = None
+        if self.live:
+            self.bars = Bars(TextColumn("{task.description:>5}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(),
+                             console=self.console)
+            self.tasks = {impl: self.bars.add_task(impl, total=epochs * steps_per_epoch, metrics="")
+                          for impl in impls}
+            self.bars.start()
 
-    def describe(self, impl, compact=False) -> str:
+    def describe(self, impl) -> str:
         r = self.latest[impl]
         val = self.val_acc.get(impl)
         val = "-" if val is None else f"{val:.3f}"
-        if compact:  # two twins on one 80-column line
-            return f"{impl} {r.epoch}/{self.epochs} s{r.step} loss {r.loss:.3f} val {val}"
         return (f"{impl} epoch {r.epoch}/{self.epochs} step {r.step} loss {r.loss:.4f} "
                 f"acc {r.train_acc:.3f} val_acc {val}")
 
@@ -196,27 +204,30 @@ class Progress:
             if not self.live and r.event is not None:
                 print(self.describe(impl), file=sys.stderr, flush=True)
         if self.live and records:
-            width = shutil.get_terminal_size().columns - 1
-            shown = [i for i in self.impls if i in self.latest]
-            line = " | ".join(self.describe(i) for i in shown)
-            if len(line) > width:
-                line = " | ".join(self.describe(i, compact=True) for i in shown)[:width]
-            print("\r" + line.ljust(width), end="", file=sys.stderr, flush=True)
-            self.drawn = True
+            r, val = self.latest[impl], self.val_acc.get(impl)
+            metrics = (f"epoch {r.epoch}/{self.epochs}  loss {r.loss:.4f}  acc {r.train_acc:.3f}  "
+                       f"val_acc {'-' if val is None else f'{val:.3f}'}")
+            self.bars.update(self.tasks[impl], completed=r.step, metrics=metrics)
 
     def close(self):
-        if self.drawn:
-            print(file=sys.stderr, flush=True)
-            self.drawn = False
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars = None
 
 
-def summary_table(run) -> str:
-    rows = [("twin", "outcome", "steps", "val_acc", "val_loss", "samples/s", "wall time")]
+def summary_table(run):
+    """The run's outcome per twin, as a rich table."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE, pad_edge=False)
+    for i, heading in enumerate(("twin", "outcome", "steps", "val_acc", "val_loss", "samples/s", "wall time")):
+        table.add_column(heading, justify="left" if i < 2 else "right")
     for impl in run.impls:
         recs = run.records(impl)
         last = recs[-1] if recs else None
         measured = next((r for r in reversed(recs) if r.val_acc is not None), None)
-        rows.append((
+        table.add_row(
             impl,
             "failed" if impl in run.errors else (last.event or "running") if last else "-",
             str(last.step) if last else "0",
@@ -224,10 +235,13 @@ def summary_table(run) -> str:
             f"{measured.val_loss:.4f}" if measured else "-",
             f"{last.samples_per_s:,.0f}" if last else "-",
             f"{last.wall_time:.1f} s" if last else "-",
-        ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths))) for row in rows)
+        )
+    return table
+
+
+def print_table(table):
+    from rich.console import Console
+    Console(highlight=False).print(table)
 
 
 def follow(run, emit, poll=0.1) -> bool:
@@ -299,7 +313,8 @@ def cmd_train(args) -> int:
     split = data.make_split(dataset, config.val_fraction, config.seed, dtype=config.dtype)
     run = Run(config, split, impls=impls, limits=limits, name="cli")
 
-    progress = None if args.json else Progress(impls, config.epochs)
+    steps_per_epoch = math.ceil(len(split.y_train) / (config.batch_size or len(split.y_train)))
+    progress = None if args.json else Progress(impls, config.epochs, steps_per_epoch)
 
     def emit(impl, records):
         if args.json:
@@ -314,9 +329,11 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C
         run.stop()
         raise
+    finally:
+        if progress:
+            progress.close()
     if progress:
-        progress.close()
-        say(summary_table(run))
+        print_table(summary_table(run))
     if interrupted:
         print("stopped (Ctrl-C); nothing was saved.", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -110,10 +111,11 @@ def test_train_json_numpy_only():
 
 def test_train_summary_table_and_save(models):
     result, folder = models["table"], models["folder"]
-    table = result.stdout.splitlines()
+    table = [line for line in result.stdout.splitlines() if line.strip()]
     assert table[0].split() == ["twin", "outcome", "steps", "val_acc", "val_loss", "samples/s",
                                 "wall", "time"]
-    for impl, line in zip(("numpy", "torch"), table[1:3]):
+    assert set(table[1].strip()) == {"─"}                        # rich's rule under the header
+    for impl, line in zip(("numpy", "torch"), table[2:4]):
         assert line.split()[:3] == [impl, "done", str(STEPS_PER_EPOCH)]
     for name in ("m-numpy.npz", "m-torch.npz", "m-numpy.pt", "m-torch.pt"):
         assert (folder / name).stat().st_size > 0, name
@@ -146,6 +148,41 @@ def test_wall_time_limit_exits_2():
     result = cli("train", "--impl", "numpy", *SMALL, "--json", env={"NN_MAX_SECONDS": "0.000001"})
     assert_user_error(result, "wall-time cap", "NN_MAX_SECONDS")
     assert json_records(result.stdout)[-1]["event"] == "limit"
+
+
+def session_members(session_id):
+    """Pids of the processes (zombies included) whose session id is session_id."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session_id:                           # field 6 of stat: the session
+            pids.append(int(entry))
+    return pids
+
+
+def test_ctrl_c_at_a_terminal_leaves_no_trainer_process_behind():
+    """A terminal's Ctrl-C reaches the whole process group: the CLI and its trainer processes."""
+    process = subprocess.Popen([sys.executable, "-m", "nn_core", "train", "--json", *SMALL,
+                                "--epochs", "100"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
+    try:
+        first = json.loads(process.stdout.readline())
+        workers = [pid for pid in session_members(process.pid) if pid != process.pid]
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = (out.decode() for out in process.communicate(timeout=60))
+    finally:
+        process.kill()
+    assert first["step"] == 1 and len(workers) >= 3            # the forkserver and two workers
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == ["stopped (Ctrl-C); nothing was saved."]   # no worker traceback
+    deadline = time.monotonic() + 5
+    while session_members(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session_members(process.pid) == []
 
 
 def test_ctrl_c_stops_the_run_with_130():
