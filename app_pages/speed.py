@@ -1,7 +1,5 @@
 """Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network."""
 
-import os
-
 import pandas as pd
 import streamlit as st
 
@@ -9,29 +7,27 @@ from app_support import figures, state
 from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
+from nn_core.pool import PoolError
+from nn_core.threads import thread_report
 
 BATCH_SIZES = [16, 64, 256, 1024]
 
 
-def cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+@st.cache_resource(show_spinner="Asking a trainer process about its threads…")
+def trainer_threads() -> dict:
+    """The thread pools of a trainer process, where both twins train and are timed (read there,
+    once per server: every worker sets the same NN_THREADS)."""
+    return state.trainer_pool().call(thread_report)
 
 
-def threads_note() -> str:
-    """How many CPU threads each twin may use here: unequal counts tilt the comparison."""
-    try:
-        import torch
-    except ImportError:
+def threads_note(report: dict) -> str:
+    """How many CPU threads each twin may use in a trainer process: unequal counts tilt the comparison."""
+    if report["torch"] is None:
         return ""
-    blas = (os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-            or f"its default (usually one per core; this machine has {os.cpu_count()})")
-    return (f"Threads: PyTorch uses {torch.get_num_threads()} CPU thread(s) on this server "
-            f"(NN_TORCH_THREADS); NumPy's BLAS uses {blas} (OPENBLAS_NUM_THREADS). When the counts "
-            "differ, or the machine is busy with other work, the comparison tilts.")
+    return (f"Each twin is timed in a trainer process of this server, where PyTorch uses "
+            f"{report['torch']} CPU thread(s) and NumPy's BLAS {report['blas'] or 'its default number of'} "
+            f"(both set by NN_THREADS). When the counts differ, or the machine is busy with other "
+            f"work, the comparison tilts.")
 
 
 def ratio_frame(rows) -> pd.DataFrame:
@@ -50,6 +46,7 @@ st.write("How many training examples per second does each twin get through? The 
          "same batches, the same optimiser (plain SGD), timed in turns so that a busy moment of the "
          "machine falls on both.")
 
+report = trainer_threads()
 with st.form("speed.form"):
     c1, c2, c3 = st.columns([2, 1, 1])
     batch_sizes = c1.multiselect("Batch sizes", BATCH_SIZES, default=[64, 256], key="speed.batches")
@@ -57,8 +54,8 @@ with st.form("speed.form"):
     rounds = c3.number_input("Rounds", 1, 10, 3, key="speed.rounds",
                              help="Each round times 30 steps per twin; the chart shows the median.")
     use_cuda = st.checkbox("Also PyTorch on the GPU", value=False, key="speed.cuda",
-                           disabled=not cuda_available(),
-                           help="Needs an NVIDIA GPU and a CUDA build of PyTorch." if not cuda_available() else None)
+                           disabled=not report["cuda"],
+                           help=None if report["cuda"] else "Needs an NVIDIA GPU and a CUDA build of PyTorch.")
     submitted = st.form_submit_button("Measure", type="primary")
 
 if submitted:
@@ -67,14 +64,15 @@ if submitted:
         TrainConfig(hidden=hidden).validated(state.host_limits())
         if not batch_sizes:
             raise UserError("choose at least one batch size.")
-        with st.spinner("Timing both twins…"):
-            rows = bench.measure_throughput(batch_sizes=sorted(batch_sizes), hidden=hidden,
-                                            rounds=int(rounds), steps=30, device="cpu")
+        measure = state.trainer_pool().call     # in a trainer process, where the twins train
+        with st.spinner("Timing both twins in a trainer process…"):
+            rows = measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
+                           rounds=int(rounds), steps=30, device="cpu")
             if use_cuda:
-                rows += bench.measure_throughput(batch_sizes=sorted(batch_sizes), hidden=hidden,
-                                                 rounds=int(rounds), steps=30, impls=("torch",), device="cuda")
+                rows += measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
+                                rounds=int(rounds), steps=30, impls=("torch",), device="cuda")
         st.session_state["speed.result"] = (hidden, rows)
-    except UserError as e:
+    except (UserError, PoolError) as e:
         st.error(str(e))
 
 if "speed.result" in st.session_state:
@@ -82,7 +80,7 @@ if "speed.result" in st.session_state:
     st.subheader(f"Network {' → '.join(str(n) for n in (784, *hidden, 10))}")
     st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
     st.dataframe(ratio_frame(rows), hide_index=True)
-    st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note())
+    st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
 
 st.subheader("Why can the from-scratch code be faster?")
 st.markdown(

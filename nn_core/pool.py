@@ -15,8 +15,13 @@ import multiprocessing
 import multiprocessing.spawn
 import threading
 import weakref
+from multiprocessing.connection import wait
 
 from . import worker as worker_module
+from .errors import UserError
+
+WORKER_DIED = "the trainer process stopped unexpectedly; train again."
+CALL_DIED = "the trainer process stopped unexpectedly; try again."
 
 RECYCLE_AFTER = 50     # twins trained by one worker before it is replaced by a fresh one
 START_TIMEOUT = 60.0   # seconds a run waits for a worker process to start before giving up
@@ -209,6 +214,29 @@ class WorkerPool:
             worker.retire()
         if worn and not self._closed:
             self.warm_up()
+
+    def call(self, function, *args, **kwargs):
+        """function(*args, **kwargs) in a free worker process (waiting in the queue like a run).
+
+        For work that must be timed or isolated like training (the Speed page's measurements).
+        A UserError raised there is raised here with the same sentence; other failures raise PoolError.
+        """
+        ticket = object()                     # this call's place in the queue
+        worker = self.acquire(ticket, 1, lambda: False)[0]
+        try:
+            if not worker.send(("call", function, args, kwargs)):
+                raise PoolError(CALL_DIED)
+            while not wait([worker.conn, worker.process.sentinel], timeout=1.0):
+                pass
+            try:
+                reply = worker.conn.recv()
+            except (EOFError, OSError):
+                raise PoolError(CALL_DIED) from None
+            if reply[0] == "result":
+                return reply[1]
+            raise (UserError if reply[2] else PoolError)(reply[1])
+        finally:
+            self.release(ticket, [worker])
 
     def place(self, run_id) -> int:
         """1 for the next run to start, 2 for the one after, ...; 0 if not waiting."""

@@ -19,7 +19,7 @@ import numpy as np
 from .config import TrainConfig
 from .limits import Limits
 from .model_io import SavedModel
-from .pool import PoolError, WorkerPool, shared_pool, split_key
+from .pool import WORKER_DIED, PoolError, WorkerPool, shared_pool, split_key
 from .threads import configured_threads
 from .trainer import initial_params
 from .worker import CONTROLS, Job
@@ -29,7 +29,6 @@ QUEUED, RUNNING, PAUSED, DONE, STOPPED, DIVERGED, LIMIT, FAILED = (
     "queued", "running", "paused", "done", "stopped", "diverged", "limit", "failed")
 FINISHED = (DONE, STOPPED, DIVERGED, LIMIT, FAILED)
 ENDING_EVENTS = {"done": DONE, "stopped": STOPPED, "diverged": DIVERGED, "limit": LIMIT}
-WORKER_DIED = "the trainer process stopped unexpectedly; train again."
 
 
 def default_pool(limits: Limits, preload_torch: bool = True) -> WorkerPool:

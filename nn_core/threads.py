@@ -35,3 +35,22 @@ def limit_threads(n: int) -> None:
         pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+
+
+def thread_report() -> dict:
+    """The thread pools of this process as they are now: {"blas": n or None, "torch": n or None,
+    "cuda": bool}. Read from the libraries themselves, not from environment variables."""
+    report = {"blas": None, "torch": None, "cuda": False}
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+        report["blas"] = max(blas) if blas else None
+    except ImportError:
+        pass
+    try:
+        import torch
+    except ImportError:
+        return report
+    report["torch"] = torch.get_num_threads()
+    report["cuda"] = torch.cuda.is_available()
+    return report

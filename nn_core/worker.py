@@ -5,9 +5,11 @@ share a Python interpreter (the GIL) or a BLAS thread pool, and each runs at its
 
 Messages are plain tuples over one multiprocessing Pipe:
     calling process -> worker: ("train", Job), ("pause",), ("resume",), ("step",), ("stop",), ("quit",)
+                               ("call", function, args, kwargs)   any other work (the Speed page's timing)
     worker -> calling process: ("records", [Record, ...])   a few times a second, and at every event
                                ("params", [(W, b), ...])     the twin's weights, about once a second
                                ("end", error or None)        the twin is done; the worker is free again
+                               ("result", value) or ("error", sentence, is_user_error)   for a "call"
 A worker whose calling process goes away (the pipe closes) exits at its next look at the pipe.
 """
 
@@ -144,6 +146,16 @@ def train_job(conn, job: Job, split) -> str | None:
     return None
 
 
+def call(function, args, kwargs):
+    """function(*args, **kwargs) here, as the message to send back."""
+    try:
+        return ("result", function(*args, **kwargs))
+    except UserError as e:
+        return ("error", str(e), True)
+    except Exception as e:  # a bug: one sentence for the caller, the worker keeps serving
+        return ("error", f"{getattr(function, '__name__', 'the call')} failed: {type(e).__name__}: {e}", False)
+
+
 def serve(conn, threads: int) -> None:
     """A worker's whole life: wait for a job, train it, report its end; until told to quit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the calling process, which stops us
@@ -156,6 +168,12 @@ def serve(conn, threads: int) -> None:
             return                                  # the calling process is gone
         if message[0] == "quit":
             return
+        if message[0] == "call":
+            try:
+                conn.send(call(*message[1:]))
+            except (BrokenPipeError, ConnectionError, OSError):
+                return
+            continue
         if message[0] != "train":
             continue                                # a Pause or Stop for a twin that has ended
         job = message[1]
