@@ -1,8 +1,9 @@
 """A warm pool of trainer processes, shared by every run of this process, with a first-come queue.
 
 The pool keeps `size` worker processes (NN_WORKERS, default: the machine's cores) started before
-anyone asks for one: NumPy, the project and PyTorch are imported once, in a forkserver, and each
-worker is forked from it ready to train. A run asks for one worker per twin; runs that find too few
+anyone asks for one: NumPy, the project and PyTorch are imported once, in a forkserver that runs at a
+lower CPU priority than the server (nn_core.forkserver_setup), and each worker is forked from it
+ready to train. (A torch that is not installed is skipped; its twin's jobs then say how to install it.) A run asks for one worker per twin; runs that find too few
 free workers, or more than `max_runs` runs already training, wait in a first-come queue.
 
 A worker that dies (killed, out of memory, a crash in native code) is replaced; one that has trained
@@ -121,8 +122,8 @@ class WorkerPool:
         self.threads = threads
         self.max_runs = max_runs or self.size
         self._context = multiprocessing.get_context("forkserver")
-        preload = ["nn_core.worker"] + (["nn_core.torch_twin"] if preload_torch else [])
-        self._context.set_forkserver_preload(preload)   # a missing torch is skipped quietly
+        preload = ["nn_core.forkserver_setup", "nn_core.worker"]
+        self._context.set_forkserver_preload(preload + (["nn_core.torch_twin"] if preload_torch else []))
         self._cond = threading.Condition()
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()

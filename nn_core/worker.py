@@ -23,6 +23,7 @@ from .errors import UserError
 from .threads import limit_threads
 from .trainer import make_twin, train
 
+NICENESS = 5          # trainer processes yield the CPU to the server (see nn_core.forkserver_setup)
 RECORDS_EVERY = 0.1   # seconds between batches of records sent back while training
 PARAMS_EVERY = 1.0    # seconds between snapshots of the weights (for the weight images)
 CONTROLS = ("pause", "resume", "step", "stop")

@@ -40,6 +40,8 @@ CHROMIUM_ARGS = [
 STARTUP_TIMEOUT_S = 60.0
 STOP_GRACE_S = 5.0
 
+SERVER_PIDS: dict[str, int] = {}   # base URL -> pid of the `streamlit run` process serving it
+
 APP_CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
 APP_IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -119,12 +121,14 @@ def run_streamlit_server(
         )
     try:
         _wait_healthy(proc, base_url, log_path)
+        SERVER_PIDS[base_url] = proc.pid
         try:
             yield base_url
         except BaseException:
             sys.stderr.write(f"--- streamlit server log ({app.name}) ---\n{_log_tail(log_path)}\n")
             raise
     finally:
+        SERVER_PIDS.pop(base_url, None)
         _stop(proc)
         with contextlib.suppress(OSError):
             log_path.unlink()
@@ -171,3 +175,25 @@ def wait_connected(page, timeout_ms: float = 30_000) -> None:
 def wait_script_idle(page, timeout_ms: float = 60_000) -> None:
     """Wait until the current script run has finished (data-test-script-state='notRunning')."""
     page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout_ms)
+
+
+def session_processes(session_id: int) -> list[int]:
+    """Pids of the processes (zombies included) in this session: a server started by
+    run_streamlit_server leads its own session, so these are the server and everything it started."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == session_id:        # stat field 6: the session id
+            pids.append(int(entry))
+    return pids
+
+
+def has_loaded(pid: int, library: str) -> bool:
+    """True if the process has a shared library whose path contains `library` mapped (libtorch_cpu:
+    it has imported torch)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return library in f.read()

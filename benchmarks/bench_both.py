@@ -1,0 +1,163 @@
+"""Side by side, as users see it: each twin alone and both together, through the real command.
+
+    .venv/bin/python benchmarks/bench_both.py             # CLI rounds, then the app and a cold start
+    .venv/bin/python benchmarks/bench_both.py --cli-only  # no browser needed
+
+1. CLI. In alternating rounds, `python -m nn_core train --json` with `--impl numpy`, `--impl torch`
+   and `--impl both` (default network 784-128-64-10, momentum SGD, lr 0.1; batch 64 and 256). Each
+   twin's samples/s is the one its last record reports (its own training steps), as the app's speed
+   chart and the CLI's table show it. Prints medians and ratios:
+       in both / alone   >= 0.8 for each twin  (running together costs neither twin its speed)
+       numpy / torch     >= 1.5 in the both run (the ratio the Speed page teaches)
+2. App. A fresh server; headless Chromium opens /train and clicks Train both on the default settings;
+   time from the click until the page says "done", against the slower twin's own training time
+   when it trains alone from the CLI (goal <= 1.5x), and which twin the speed chart shows ahead.
+3. Cold start. Another fresh server: time from /_stcore/health answering ok to the home page's title
+   in the browser (goal <= 2 s).
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+IMPLS = {"numpy": ("numpy",), "torch": ("torch",), "both": ("numpy", "torch")}
+
+
+def cli_run(impl: str, batch_size: int, epochs: int) -> dict:
+    """One `python -m nn_core train --json` command: per twin, its last record; and the command's time."""
+    t0 = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "nn_core", "train", "--impl", impl, "--json",
+                             "--batch-size", str(batch_size), "--epochs", str(epochs)],
+                            cwd=REPO, capture_output=True, text=True, check=True)
+    command_s = time.perf_counter() - t0
+    last = {}
+    for line in result.stdout.splitlines():
+        record = json.loads(line)
+        last[record["impl"]] = record
+    return {"command_s": command_s, **{twin: last[twin] for twin in IMPLS[impl]}}
+
+
+def cli_rounds(batch_size: int, rounds: int, epochs: int) -> dict:
+    """(mode, twin) -> list of {samples_per_s, wall_time}; mode 'alone' or 'both'; plus command times."""
+    out = {}
+    orders = [("numpy", "torch", "both"), ("both", "torch", "numpy")]
+    for r in range(rounds):
+        for impl in orders[r % 2]:
+            result = cli_run(impl, batch_size, epochs)
+            mode = "both" if impl == "both" else "alone"
+            out.setdefault((mode, "command"), []).append(result["command_s"])
+            for twin in IMPLS[impl]:
+                out.setdefault((mode, twin), []).append(result[twin])
+    return out
+
+
+def report_cli(batch_size, results) -> tuple[bool, float]:
+    med = {key: statistics.median(r["samples_per_s"] for r in rows)
+           for key, rows in results.items() if key[1] != "command"}
+    wall = {key: statistics.median(r["wall_time"] for r in rows)
+            for key, rows in results.items() if key[1] != "command"}
+    print(f"\nbatch {batch_size}: median samples/s (twin's own steps) and training wall time")
+    print(f"  {'twin':<6} {'alone':>10} {'in both':>10} {'both/alone':>11}   {'alone s':>8} {'in both s':>9}")
+    ok = True
+    for twin in ("numpy", "torch"):
+        ratio = med["both", twin] / med["alone", twin]
+        ok &= ratio >= 0.8
+        print(f"  {twin:<6} {med['alone', twin]:>10,.0f} {med['both', twin]:>10,.0f} {ratio:>10.2f}x"
+              f"   {wall['alone', twin]:>8.2f} {wall['both', twin]:>9.2f}")
+    both_ratio = med["both", "numpy"] / med["both", "torch"]
+    ok &= both_ratio >= 1.5
+    commands = {mode: statistics.median(results[mode, "command"]) for mode in ("alone", "both")}
+    print(f"  numpy / torch in the both run: {both_ratio:.2f}   (goal >= 1.5; each twin >= 0.8x alone)")
+    print(f"  whole command, median: one twin {commands['alone']:.2f} s (either), both {commands['both']:.2f} s")
+    slower_alone = max(wall["alone", "numpy"], wall["alone", "torch"])
+    return ok, slower_alone
+
+
+def fresh_server_cold_start() -> float:
+    """Seconds from health ok to the home page's title on a server nobody has visited."""
+    from playwright.sync_api import sync_playwright
+
+    from streamlit_server import launch_chromium, run_streamlit_server
+    with sync_playwright() as p:
+        browser = launch_chromium(p)            # started before the server: its start is not ours
+        try:
+            page = browser.new_page()
+            with run_streamlit_server("streamlit_app.py") as url:
+                healthy = time.perf_counter()
+                page.goto(url + "/", wait_until="commit")
+                page.get_by_role("heading", name="One network, two twins").wait_for(timeout=30_000)
+                return time.perf_counter() - healthy
+        finally:
+            browser.close()
+
+
+def app_train_both() -> tuple[float, str]:
+    """Seconds from a click on Train both (defaults) to "done", and the speed chart's last values."""
+    from playwright.sync_api import sync_playwright
+
+    from streamlit_server import launch_chromium, run_streamlit_server, wait_connected, wait_script_idle
+    speeds = """() => {
+      const out = {};
+      for (const plot of document.querySelectorAll('.st-key-train_chart_speed .js-plotly-plot'))
+        for (const t of plot._fullData || []) if (t._length) out[t.name] = Number(t.y[t._length - 1]);
+      return out;
+    }"""
+    with run_streamlit_server("streamlit_app.py") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.goto(f"{url}/train", wait_until="domcontentloaded")
+            wait_connected(page)
+            wait_script_idle(page)
+            time.sleep(5)                       # the trainer processes are warm, as for a real user
+            page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train both").click()
+            clicked = time.perf_counter()
+            page.get_by_role("heading", name="run 1: done").wait_for(timeout=120_000)
+            took = time.perf_counter() - clicked
+            page.wait_for_timeout(1000)
+            return took, page.evaluate(speeds)
+        finally:
+            browser.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--cli-only", action="store_true")
+    args = parser.parse_args()
+    import os
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    print(f"CPUs {os.cpu_count()}, load average {load}; {args.rounds} alternating rounds, "
+          f"{args.epochs} epochs on the shipped sample")
+    ok, slowest = True, {}
+    for batch_size in (64, 256):
+        passed, slower_alone = report_cli(batch_size, cli_rounds(batch_size, args.rounds, args.epochs))
+        ok &= passed
+        slowest[batch_size] = slower_alone
+    if not args.cli_only:
+        took, speeds = app_train_both()
+        ratio = took / slowest[64]
+        ahead = max(speeds, key=speeds.get) if speeds else "-"
+        print(f"\napp, Train both on the defaults: click -> done {took:.2f} s; slower twin alone (CLI, "
+              f"its own training) {slowest[64]:.2f} s: {ratio:.2f}x (goal <= 1.5)")
+        print("speed chart at the end: " + ", ".join(f"{k} {v:,.0f}" for k, v in speeds.items())
+              + f"; ahead: {ahead}")
+        ok &= ratio <= 1.5 and ahead.startswith("NumPy")
+        cold = fresh_server_cold_start()
+        print(f"\ncold start: health ok -> home page title in the browser {cold:.2f} s (goal <= 2)")
+        ok &= cold <= 2.0
+    print("\nPASS" if ok else "\nFAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
