@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit_server import session_processes
 
 from nn_core.data import PIXEL_NAMES, load_shipped_sample
 from nn_core.model_io import save_npz
@@ -150,20 +151,6 @@ def test_wall_time_limit_exits_2():
     assert json_records(result.stdout)[-1]["event"] == "limit"
 
 
-def session_members(session_id):
-    """Pids of the processes (zombies included) whose session id is session_id."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[3]) == session_id:                           # field 6 of stat: the session
-            pids.append(int(entry))
-    return pids
-
-
 def test_ctrl_c_at_a_terminal_leaves_no_trainer_process_behind():
     """A terminal's Ctrl-C reaches the whole process group: the CLI and its trainer processes."""
     process = subprocess.Popen([sys.executable, "-m", "nn_core", "train", "--json", *SMALL,
@@ -171,7 +158,7 @@ def test_ctrl_c_at_a_terminal_leaves_no_trainer_process_behind():
                                stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
     try:
         first = json.loads(process.stdout.readline())
-        workers = [pid for pid in session_members(process.pid) if pid != process.pid]
+        workers = [pid for pid in session_processes(process.pid) if pid != process.pid]
         os.killpg(process.pid, signal.SIGINT)
         stdout, stderr = (out.decode() for out in process.communicate(timeout=60))
     finally:
@@ -180,9 +167,9 @@ def test_ctrl_c_at_a_terminal_leaves_no_trainer_process_behind():
     assert process.returncode == 130, stderr
     assert stderr.splitlines() == ["stopped (Ctrl-C); nothing was saved."]   # no worker traceback
     deadline = time.monotonic() + 5
-    while session_members(process.pid) and time.monotonic() < deadline:
+    while session_processes(process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert session_members(process.pid) == []
+    assert session_processes(process.pid) == []
 
 
 def test_ctrl_c_stops_the_run_with_130():
