@@ -16,8 +16,9 @@ Caveat: here the 30 browsers share the server's 2 cores; in a class they run on 
 own machines. The CPU split (server / Chromium / this driver) is printed per level so the server's
 part can be judged. Browser-side times include the browser's own drawing delays; the "server
 side" line times the same runs from the server's thread list instead (a small sitecustomize on
-the server's PYTHONPATH gives Python threads their names in /proc, so "nn-run<id>-numpy" is seen
-starting = admitted, and ending; --no-thread-names turns it off).
+the server's PYTHONPATH gives Python threads their names in /proc, so a run's driver thread
+"nn-run<id>" is seen starting and ending; --no-thread-names turns it off). The twins train in the
+server's trainer processes, whose RSS is part of the process tree's.
 
 Options for digging: --pin (server on CPU 0, Chromium on the others), --close-after S (close the
 tabs mid-run: are the runs of closed tabs stopped?), --server-log PATH (keep the server's log; if
@@ -578,8 +579,11 @@ def run_level(browser, url: str, server_pid: int, n: int, args) -> Level:
         time.sleep(2 * SAMPLE_EVERY_S)      # one more look at the thread list
         barrier_s = at / 1000
         for parts in sampler.server_side_runs(since=barrier_s - 0.5).values():
-            if "queue" in parts:
-                lv.srv_started_s.append(parts["queue"][0] - barrier_s)
+            # A run's driver thread, "nn-run<id>" (part ""), lives from Run.start() to the run's end;
+            # its twins train in worker processes, so admission is seen only by the page.
+            started = parts.get("queue") or parts.get("")
+            if started:
+                lv.srv_started_s.append(started[0] - barrier_s)
                 lv.srv_finished_s.append(max(last for _, last in parts.values()) - barrier_s)
             if "numpy" in parts:
                 lv.srv_admitted_s.append(parts["numpy"][0] - barrier_s)
