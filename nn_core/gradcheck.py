@@ -58,7 +58,7 @@ class GradCheckReport:
 
 def _objective(model, X, y, l2):
     """The loss the optimiser minimises (and its forward cache, for the kink check)."""
-    logits, cache = model.forward(X, train=False)
+    logits, cache = model.forward(X)
     penalty = 0.5 * l2 * sum(float((W * W).sum()) for W in model.weights)
     return cross_entropy(logits, y) + penalty, cache
 
@@ -93,9 +93,9 @@ def gradient_check(hidden=(16, 8), activation="relu", l2=0.0, seed=0, batch=8, i
     X = rng.random((batch, 784))                      # float64 "pixels" in [0, 1)
     y = rng.integers(0, 10, size=batch)               # int64 labels
     params = init_params((784, *hidden, 10), init, seed, "float64")
-    model = NumpyMLP(params, activation)              # dropout 0: the objective is deterministic
+    model = NumpyMLP(params, activation)              # no dropout: the objective is deterministic
 
-    _, _, backprop = model.loss_and_grads(X, y, l2, train=False)
+    _, _, backprop = model.loss_and_grads(X, y, l2)
     autograd = _autograd(params, X, y, activation, l2)
     _, cache0 = _objective(model, X, y, l2)
     signs0 = _signs(cache0)

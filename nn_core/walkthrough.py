@@ -142,7 +142,7 @@ def layer_activations(saved_model, x: np.ndarray) -> list[tuple[str, np.ndarray]
 def batch_gradients(saved_model, x: np.ndarray, labels: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(dW, db), ...] per layer: gradients of the mean cross-entropy over x (n, 784), labels (n,)."""
     model = NumpyMLP(saved_model.params, saved_model.activation)
-    _, _, grads = model.loss_and_grads(np.asarray(x, dtype=model.dtype), np.asarray(labels), train=False)
+    _, _, grads = model.loss_and_grads(np.asarray(x, dtype=model.dtype), np.asarray(labels))
     return list(zip(grads[0::2], grads[1::2]))
 
 

@@ -44,7 +44,7 @@ def test_gradients_equal_numpy_backward(activation, dtype):
     x, label = image(2).astype(dtype), 7
     steps = walkthrough.forward_backward_trace(saved, x, label)
     net = NumpyMLP(saved.params, activation)
-    loss, logits, grads = net.loss_and_grads(x.reshape(1, -1), np.array([label]), train=False)
+    loss, logits, grads = net.loss_and_grads(x.reshape(1, -1), np.array([label]))
     traced = walkthrough.trace_gradients(steps)
     assert len(traced) == len(grads)
     for mine, theirs in zip(traced, grads):
