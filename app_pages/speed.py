@@ -5,10 +5,11 @@ import os
 import pandas as pd
 import streamlit as st
 
-from app_support import figures, state
+from app_support import figures, state, teaching
 from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
+from nn_core.threads import thread_counts
 
 BATCH_SIZES = [16, 64, 256, 1024]
 
@@ -22,16 +23,17 @@ def cuda_available() -> bool:
 
 
 def threads_note() -> str:
-    """How many CPU threads each twin may use here: unequal counts tilt the comparison."""
-    try:
-        import torch
-    except ImportError:
+    """How many CPU threads each twin really uses here: unequal counts tilt the comparison."""
+    counts = thread_counts()
+    if counts["torch"] is None:
         return ""
-    blas = (os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
-            or f"its default (usually one per core; this machine has {os.cpu_count()})")
-    return (f"Threads: PyTorch uses {torch.get_num_threads()} CPU thread(s) on this server "
-            f"(NN_TORCH_THREADS); NumPy's BLAS uses {blas} (OPENBLAS_NUM_THREADS). When the counts "
-            "differ, or the machine is busy with other work, the comparison tilts.")
+    blas = "an unknown number of" if counts["blas"] is None else counts["blas"]
+    fair = ("The counts are equal, so neither twin has more cores to work with."
+            if counts["blas"] == counts["torch"] else "The counts differ, so the comparison tilts.")
+    return (f"Threads, read from the thread pools themselves: NumPy's BLAS uses {blas} and PyTorch "
+            f"{counts['torch']} CPU thread(s) on this server (both set by NN_THREADS, default 1; "
+            f"this machine has {os.cpu_count()} cores). {fair} A machine busy with other work "
+            "tilts it too.")
 
 
 def ratio_frame(rows) -> pd.DataFrame:
@@ -82,6 +84,7 @@ if "speed.result" in st.session_state:
     st.subheader(f"Network {' → '.join(str(n) for n in (784, *hidden, 10))}")
     st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
     st.dataframe(ratio_frame(rows), hide_index=True)
+    st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note())
 
 st.subheader("Why can the from-scratch code be faster?")
@@ -89,11 +92,13 @@ st.markdown(
     "Both twins end up in the same kind of code: a matrix multiply by an optimised BLAS library. "
     "What differs is the work *around* each multiply.\n\n"
     "- **PyTorch pays a fixed cost per operation**: the dispatcher picks a kernel for the device and "
-    "dtype, autograd records every operation in a graph so that `loss.backward()` can replay it, "
-    "and `optimizer.step()` and `zero_grad()` loop over parameter tensors with their own bookkeeping. "
-    "That is microseconds per call, whatever the size of the matrices.\n"
-    "- **The NumPy twin does only the arithmetic**: its backward pass is written out by hand, so "
-    "there is no graph to record.\n"
+    "dtype, autograd records every operation in a graph so that `loss.backward()` can walk it "
+    "backwards, applying each operation's derivative, and `optimizer.step()` and `zero_grad()` loop "
+    "over parameter tensors with their own bookkeeping. That is microseconds per call, whatever "
+    "the size of the matrices.\n"
+    "- **NumPy pays a smaller fixed cost per call** (checking its arguments and creating each "
+    "result array, about a microsecond), and the NumPy twin has no graph to record: its backward "
+    "pass is written out by hand.\n"
     "- **Small batches and narrow layers**: each multiply takes microseconds too, so the fixed cost "
     "is a large share and NumPy can win.\n"
     "- **Large batches or wide layers**: the multiplies dominate, both twins spend their time in "

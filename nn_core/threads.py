@@ -27,3 +27,25 @@ def limit_threads(n: int) -> None:
         pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+
+
+def thread_counts() -> dict:
+    """{'blas': n, 'torch': n}: the threads the maths really uses now, read from the thread pools
+    themselves (threadpoolctl for NumPy's BLAS, torch.get_num_threads()), not from environment
+    variables that limit_threads may since have overridden. None where it cannot be known (no
+    threadpoolctl, or torch not installed)."""
+    counts = {"blas": None, "torch": None}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        pass
+    else:
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        counts["blas"] = max(blas) if blas else None
+    try:
+        import torch
+    except ImportError:
+        pass
+    else:
+        counts["torch"] = torch.get_num_threads()
+    return counts
