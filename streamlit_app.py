@@ -5,7 +5,7 @@ Run it with: streamlit run streamlit_app.py
 
 import streamlit as st
 
-from app_support import state
+from app_support import sidebar, state
 
 st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
 
@@ -20,6 +20,7 @@ pages = [
     st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
     st.Page("app_pages/train.py", title="Train & compare", icon=":material/model_training:"),
     st.Page("app_pages/inside.py", title="Inside the network", icon=":material/hub:"),
+    st.Page("app_pages/step.py", title="One training step", icon=":material/footprint:"),
     st.Page("app_pages/try_it.py", title="Try it", icon=":material/draw:"),
     st.Page("app_pages/gradient_check.py", title="Gradient check", icon=":material/rule:"),
     st.Page("app_pages/speed.py", title="Speed", icon=":material/speed:"),
@@ -27,8 +28,7 @@ pages = [
 page = st.navigation(pages)
 
 dataset = state.current_dataset()
-run = state.current_run()
 st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
-st.sidebar.caption(f"**Run:** {run.name.split(' · ')[0]} · {run.status}" if run else "**Run:** none yet")
+sidebar.show_run_status()
 
 page.run()

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app_support import figures, state
+from app_support import figures, state, teaching
 from nn_core import data as nn_data
 from nn_core import images
 from nn_core.errors import UserError
@@ -99,10 +99,11 @@ if "data.upload_error" in st.session_state:
 
 dataset = state.current_dataset()
 counts, grid, means = summary(dataset)
-st.success(f"In use: **{dataset.name}**, {len(dataset):,} digits.")
+st.success(f"In use: **{dataset.name}**, {teaching.plural(len(dataset), 'digit')}.")
 
 st.subheader("How many of each digit")
 st.plotly_chart(figures.class_counts_figure(counts), key="data.counts")
+st.caption(teaching.NOTICE["class_counts"])
 if counts.min() == 0:
     st.warning(f"Digits {', '.join(str(d) for d in range(10) if counts[d] == 0)} do not occur; "
                "a network trained on this cannot learn them.")
@@ -111,12 +112,11 @@ left, right = st.columns([3, 2])
 with left:
     st.subheader(f"{PER_CLASS} random examples of each digit")
     st.plotly_chart(figures.sample_grid_figure(grid, PER_CLASS), key="data.grid")
+    st.caption(teaching.NOTICE["sample_grid"])
 with right:
     st.subheader("The average of each digit")
     st.plotly_chart(figures.mean_digits_figure(means), key="data.means")
-    st.caption("Each pixel is the mean over all examples of that digit. A blurry but recognisable "
-               "average shows the digits are centred the same way, which is what lets a network "
-               "that sees pixels, not shapes, learn them.")
+    st.caption(teaching.NOTICE["mean_digits"])
 
 st.caption("MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges, licensed CC BY-SA 3.0; "
            "the shipped 5,000-digit sample and its origin are described in Data/README.md.")

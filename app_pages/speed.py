@@ -1,9 +1,11 @@
 """Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network."""
 
+import os
+
 import pandas as pd
 import streamlit as st
 
-from app_support import figures, state
+from app_support import figures, state, teaching
 from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
@@ -20,14 +22,17 @@ def trainer_threads() -> dict:
     return state.trainer_pool().call(thread_report)
 
 
-def threads_note(report: dict) -> str:
-    """How many CPU threads each twin may use in a trainer process: unequal counts tilt the comparison."""
-    if report["torch"] is None:
+def threads_note(counts: dict) -> str:
+    """How many CPU threads each twin really uses where it is timed: unequal counts tilt the comparison."""
+    if counts["torch"] is None:
         return ""
-    return (f"Each twin is timed in a trainer process of this server, where PyTorch uses "
-            f"{report['torch']} CPU thread(s) and NumPy's BLAS {report['blas'] or 'its default number of'} "
-            f"(both set by NN_THREADS). When the counts differ, or the machine is busy with other "
-            f"work, the comparison tilts.")
+    blas = "an unknown number of" if counts["blas"] is None else counts["blas"]
+    fair = ("The counts are equal, so neither twin has more cores to work with."
+            if counts["blas"] == counts["torch"] else "The counts differ, so the comparison tilts.")
+    return (f"Both twins are timed in a trainer process of this server, where NumPy's BLAS uses {blas} "
+            f"and PyTorch {counts['torch']} CPU thread(s), read from the thread pools themselves "
+            f"(both set by NN_THREADS, default 1; this machine has {os.cpu_count()} cores). {fair} "
+            "A machine busy with other work tilts it too.")
 
 
 def ratio_frame(rows) -> pd.DataFrame:
@@ -80,6 +85,7 @@ if "speed.result" in st.session_state:
     st.subheader(f"Network {' → '.join(str(n) for n in (784, *hidden, 10))}")
     st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
     st.dataframe(ratio_frame(rows), hide_index=True)
+    st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
 
 st.subheader("Why can the from-scratch code be faster?")
@@ -87,11 +93,13 @@ st.markdown(
     "Both twins end up in the same kind of code: a matrix multiply by an optimised BLAS library. "
     "What differs is the work *around* each multiply.\n\n"
     "- **PyTorch pays a fixed cost per operation**: the dispatcher picks a kernel for the device and "
-    "dtype, autograd records every operation in a graph so that `loss.backward()` can replay it, "
-    "and `optimizer.step()` and `zero_grad()` loop over parameter tensors with their own bookkeeping. "
-    "That is microseconds per call, whatever the size of the matrices.\n"
-    "- **The NumPy twin does only the arithmetic**: its backward pass is written out by hand, so "
-    "there is no graph to record.\n"
+    "dtype, autograd records every operation in a graph so that `loss.backward()` can walk it "
+    "backwards, applying each operation's derivative, and `optimizer.step()` and `zero_grad()` loop "
+    "over parameter tensors with their own bookkeeping. That is microseconds per call, whatever "
+    "the size of the matrices.\n"
+    "- **NumPy pays a smaller fixed cost per call** (checking its arguments and creating each "
+    "result array, about a microsecond), and the NumPy twin has no graph to record: its backward "
+    "pass is written out by hand.\n"
     "- **Small batches and narrow layers**: each multiply takes microseconds too, so the fixed cost "
     "is a large share and NumPy can win.\n"
     "- **Large batches or wide layers**: the multiplies dominate, both twins spend their time in "

@@ -8,7 +8,7 @@ import functools
 
 import streamlit as st
 
-from app_support import charts, state
+from app_support import charts, state, teaching
 from app_support import train_settings as ts
 from nn_core.config import ACTIVATION_NAMES, INIT_NAMES, OPTIMIZER_NAMES
 from nn_core.errors import UserError
@@ -103,7 +103,9 @@ def live_charts(run, polling: bool) -> None:
 
     left, right = st.columns(2)
     left.plotly_chart(charts.loss_figure(series), key="train_chart_loss")
+    left.caption(teaching.NOTICE["loss"])
     right.plotly_chart(charts.accuracy_figure(series), key="train_chart_accuracy")
+    right.caption(teaching.NOTICE["accuracy"])
 
     left, right = st.columns(2)
     gap = charts.twin_gap(series)
@@ -111,18 +113,13 @@ def live_charts(run, polling: bool) -> None:
         left.info("The **twin gap** compares the two twins step by step: press **Train both** to see it.")
     else:
         left.plotly_chart(charts.gap_figure(gap), key="train_chart_gap")
-        left.caption(
-            f"Same maths, same data, same starting weights: the two twins differ only by rounding "
-            f"(float32 keeps about 7 digits), and training slowly amplifies those tiny differences. "
-            f"Identical at {gap.identical:,} of {len(gap.gap):,} steps. Switch **float64** on and "
-            f"train again: the gap collapses by many orders of magnitude.")
+        left.caption(teaching.NOTICE[f"gap_{run.config.dtype}"]
+                     + f" Identical at {gap.identical:,} of {len(gap.gap):,} steps.")
     right.plotly_chart(charts.speed_figure(series), key="train_chart_speed")
-    right.caption("Each twin's samples per second, timed over its own training steps only.")
+    right.caption(teaching.NOTICE["speed"])
 
     st.plotly_chart(charts.grad_norm_figure(series), key="train_chart_grad")
-    st.caption("How big each layer's gradient is (scaled by its size; L1 is the first layer). Curves "
-               "that sink towards zero in the first layers are vanishing gradients: try sigmoid with "
-               "5 hidden layers.")
+    st.caption(teaching.NOTICE["gradients"])
 
     if polling and run.finished and st.session_state.get(CAUGHT_UP) != run.id:
         # One full rerun per run: buttons, run history and sidebar catch up and polling stops. Only
@@ -143,8 +140,9 @@ def weight_images(run, polling: bool) -> None:
     first_layer_weights = run.twins[impl].params()[0][0]            # (784, units)
     unit = "unit" if run.config.hidden else "digit"
     st.plotly_chart(charts.weights_figure(first_layer_weights, unit), key="train_chart_weights")
-    st.caption(f"Each square is one {unit}'s 784 incoming weights laid out as the 28×28 image: blue "
-               "pixels push it up, red pixels push it down, white ones do not matter.")
+    st.caption(teaching.NOTICE["weights"].format(
+        unit=unit, shown=charts.tiles_shown_text(first_layer_weights, unit),
+        blank=charts.never_inked(run.split.x_train)))
 
 
 # ---- page ------------------------------------------------------------------------------------
@@ -165,23 +163,22 @@ if LINK_WARNING in st.session_state:
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
-    c1.text_input("Hidden layer sizes", key=WIDGET + "hidden",
-                  help="Units per hidden layer, separated by commas, e.g. 128,64. Empty: no hidden layer.")
-    c1.selectbox("Activation", ACTIVATION_NAMES, key=WIDGET + "activation")
-    c1.selectbox("Initialisation", INIT_NAMES, key=WIDGET + "init")
-    c2.selectbox("Optimizer", OPTIMIZER_NAMES, key=WIDGET + "optimizer")
-    c2.number_input("Learning rate", min_value=0.0, step=0.01, format="%g", key=WIDGET + "lr")
+    c1.text_input("Hidden layer sizes", key=WIDGET + "hidden", help=ts.HELP["hidden"])
+    c1.selectbox("Activation", ACTIVATION_NAMES, key=WIDGET + "activation", help=ts.HELP["activation"])
+    c1.selectbox("Initialisation", INIT_NAMES, key=WIDGET + "init", help=ts.HELP["init"])
+    c2.selectbox("Optimizer", OPTIMIZER_NAMES, key=WIDGET + "optimizer", help=ts.HELP["optimizer"])
+    c2.number_input("Learning rate", min_value=0.0, step=0.01, format="%g", key=WIDGET + "lr",
+                    help=ts.HELP["lr"])
     c2.number_input("Batch size (0 = full batch)", min_value=0, step=16, key=WIDGET + "batch_size",
-                    help="Rows per step. 0 puts every training row in one step (full-batch gradient descent).")
+                    help=ts.HELP["batch_size"])
     c3.number_input("Epochs", min_value=1, step=1, key=WIDGET + "epochs",
                     help=f"Passes over the training rows (this server allows up to {limits.max_epochs}).")
-    c3.number_input("L2 weight decay", min_value=0.0, step=1e-4, format="%g", key=WIDGET + "l2")
+    c3.number_input("L2 weight decay", min_value=0.0, step=1e-4, format="%g", key=WIDGET + "l2",
+                    help=ts.HELP["l2"])
     c3.number_input("Dropout", min_value=0.0, step=0.05, format="%g", key=WIDGET + "dropout",
-                    help="Probability of switching off each hidden unit during a training step.")
-    c4.number_input("Seed", min_value=0, step=1, key=WIDGET + "seed",
-                    help="Fixes the starting weights, the split and the batch order.")
-    c4.toggle("float64", key=WIDGET + "float64",
-              help="Train in 64-bit floats instead of 32-bit: slower, and the twins agree to ~15 digits.")
+                    help=ts.HELP["dropout"])
+    c4.number_input("Seed", min_value=0, step=1, key=WIDGET + "seed", help=ts.HELP["seed"])
+    c4.toggle("float64", key=WIDGET + "float64", help=ts.HELP["float64"])
 
 settings = settings_now()
 st.session_state[SETTINGS] = settings
@@ -238,6 +235,7 @@ if all_runs:
         left, right = st.columns(2)
         left.plotly_chart(charts.history_figure(frame, "batch loss"), key="train_history_loss")
         right.plotly_chart(charts.history_figure(frame, "validation accuracy"), key="train_history_acc")
+        st.caption(teaching.NOTICE["history"])
 
     label = st.selectbox("Download the files of", list(reversed(by_label)),
                          key=f"train.download_run.{len(all_runs)}")      # a new run: newest first

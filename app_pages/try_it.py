@@ -4,7 +4,7 @@ submission."""
 import numpy as np
 import streamlit as st
 
-from app_support import figures, state
+from app_support import figures, state, teaching
 from app_support.models import choose_source
 from nn_core import data as nn_data
 from nn_core import evaluate, images
@@ -76,6 +76,9 @@ with left:
         if way == "Draw":
             rgba = draw_digit()
             digit = None if rgba is None else images.canvas_to_digit(rgba)
+            hint = None if rgba is None else images.little_ink_hint(rgba)
+            if hint:
+                st.warning(hint)
         else:
             picture = upload_digit()
             digit = None if picture is None else images.image_to_digit(*picture)
@@ -92,6 +95,7 @@ if digit is not None:
     verdicts = [f"{name} says **{int(p.argmax())}** (p = {p.max():.3f})" for name, p in probabilities.items()]
     st.markdown(" · ".join(verdicts))
     st.plotly_chart(figures.probabilities_figure(probabilities), key="try.probs")
+    st.caption(teaching.NOTICE["probabilities"])
 
 # ---- the validation set --------------------------------------------------------------------------
 st.subheader("Where the model goes wrong")
@@ -103,12 +107,14 @@ else:
     probs = np.asarray(source.predictors[twin](source.x_val))
     predicted = probs.argmax(axis=1)
     accuracy = float((predicted == source.y_val).mean())
-    st.write(f"{twin} gets **{accuracy:.1%}** of {len(source.y_val):,} validation digits right "
+    st.write(f"{twin} gets **{accuracy:.1%}** of {teaching.plural(len(source.y_val), 'validation digit')} right "
              f"({source.val_note}).")
-    st.plotly_chart(figures.confusion_figure(evaluate.confusion_matrix(source.y_val, predicted)),
-                    key="try.confusion")
-    st.caption("Row = the true digit, column = the prediction: the diagonal counts the hits; "
-               "a bright cell off it is a pair of digits the network mixes up.")
+    matrix = evaluate.confusion_matrix(source.y_val, predicted)
+    st.plotly_chart(figures.confusion_figure(matrix), key="try.confusion")
+    pair = evaluate.most_confused(matrix)
+    st.caption(teaching.NOTICE["confusion"] + ("" if pair is None else
+               f" The largest of them: a true {pair[0]} read as {pair[1]}, "
+               f"{teaching.plural(pair[2], 'time')}."))
     wrong = evaluate.misclassified(source.y_val, probs, GALLERY_SIZE)
     if len(wrong):
         st.markdown(f"**The {len(wrong)} most confident mistakes** (true → predicted, confidence):")
@@ -128,7 +134,7 @@ if "try.kaggle_error" in st.session_state:
     st.error(st.session_state["try.kaggle_error"])
 test_set = st.session_state.get("try.kaggle_data")
 if test_set is not None:
-    st.write(f"{test_set.name}: {len(test_set):,} digits.")
+    st.write(f"{test_set.name}: {teaching.plural(len(test_set), 'digit')}.")
     made_by = (source.label, twin, id(test_set))
     if st.button(f"Predict with {source.label} · {twin}", key="try.predict"):
         st.session_state["try.submission"] = (made_by, evaluate.make_submission(source.predictors[twin], test_set))

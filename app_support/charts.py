@@ -11,11 +11,14 @@ once per page run, uses plotly.express.
 """
 
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import plotly.express as px
+
+from nn_core.images import never_inked_pixels
 
 TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 TWIN_COLORS = {"numpy": "#1d4ed8", "torch": "#ea580c"}      # blue and orange: colour-blind safe
@@ -165,9 +168,9 @@ def grad_norm_figure(series: dict) -> dict:
     for impl, s in series.items():
         per_layer = list(zip(*s.grad_norm_scaled))     # (steps, layers) -> one list per layer
         for layer, values in enumerate(per_layer):
-            traces.append(_line(impl, s.grad_step, list(values), f"{TWIN_NAMES[impl]} L{layer + 1}",
+            traces.append(_line(impl, s.grad_step, list(values), f"{TWIN_NAMES[impl]} layer {layer + 1}",
                                 dash=LAYER_DASHES[layer % len(LAYER_DASHES)]))
-    return _figure("Gradient size per layer", "gradient norm / √params", traces, log_y=True)
+    return _figure("Gradient size per layer", "RMS gradient", traces, log_y=True)
 
 
 def speed_figure(series: dict) -> dict:
@@ -238,10 +241,38 @@ def first_layer_images(W: np.ndarray, max_units: int = MAX_WEIGHT_UNITS) -> np.n
     return np.ascontiguousarray(W[:, :k].T.reshape(k, 28, 28), dtype=np.float32)
 
 
+# How tiles are numbered: hidden units from 1 (as layers are), output units by the digit they score.
+FIRST_TILE_NUMBER = {"unit": 1, "digit": 0}
+
+
+def tiles_shown_text(W: np.ndarray, unit_label: str = "unit") -> str:
+    """'Shown: the first 16 of 128 units.' or 'All 10 digits are shown.'"""
+    n = W.shape[1]
+    if n <= MAX_WEIGHT_UNITS:
+        return f"All {n} {unit_label}{'s' * (n != 1)} {'are' if n != 1 else 'is'} shown."
+    return f"Shown: the first {MAX_WEIGHT_UNITS} of {n} {unit_label}s."
+
+
+_never_inked = {}   # id(x) -> (weak reference to x, count): counted once per (read-only) split
+
+
+def never_inked(x: np.ndarray) -> int:
+    """How many pixels no row of x inks (see nn_core.images.never_inked_pixels), cached per array."""
+    ref, count = _never_inked.get(id(x), (None, None))
+    if ref is None or ref() is not x:
+        count = int(never_inked_pixels(x).sum())
+        if len(_never_inked) > 16:
+            _never_inked.clear()
+        _never_inked[id(x)] = (weakref.ref(x), count)
+    return count
+
+
 def weights_figure(W: np.ndarray, unit_label: str = "unit", columns: int = 8) -> dict:
     """The first units' weights as 28x28 images side by side (one heatmap, with gaps between the
-    tiles and a label above each): blue = positive weight, red = negative, white = 0."""
+    tiles and a label above each): blue = positive weight, red = negative, white = 0. Tiles are
+    labelled 'unit 1', 'unit 2', ... or, with no hidden layer, 'digit 0' ... 'digit 9'."""
     images = first_layer_images(W)
+    first = FIRST_TILE_NUMBER[unit_label]
     k = len(images)
     columns = min(columns, k)
     rows = math.ceil(k / columns)
@@ -252,8 +283,8 @@ def weights_figure(W: np.ndarray, unit_label: str = "unit", columns: int = 8) ->
     for i, image in enumerate(images):
         top, left = row_pitch * (i // columns) + (row_pitch - 28), col_pitch * (i % columns)
         mosaic[top:top + 28, left:left + 28] = image
-        unit[top:top + 28, left:left + 28] = i + 1
-        labels.append({"x": left + 13.5, "y": top - 0.5, "text": f"{unit_label} {i + 1}",
+        unit[top:top + 28, left:left + 28] = i + first
+        labels.append({"x": left + 13.5, "y": top - 0.5, "text": f"{unit_label} {i + first}",
                        "showarrow": False, "yanchor": "bottom", "font": {"size": FONT_SIZE - 3}})
     finite = np.abs(images[np.isfinite(images)])
     limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0

@@ -122,3 +122,15 @@ def speed_figure(rows: list[dict]):
     fig.update_layout(height=360, margin=dict(l=0, r=0, t=10, b=0), legend_title_text=None)
     fig.update_xaxes(type="category")
     return fig
+
+
+def map_figure(image: np.ndarray, title: str, signed: bool = True, height: int = 230):
+    """One 28x28 map: signed values (weights, contributions, gradients) blue > 0, red < 0, white 0,
+    on a symmetric scale; or, signed=False, ink on black like the digit."""
+    image = np.asarray(image, dtype=np.float64).reshape(28, 28)
+    if not signed:
+        return digit_figure(image * 255, title, height)
+    limit = float(np.abs(image).max()) or 1.0
+    fig = px.imshow(image, color_continuous_scale="RdBu", zmin=-limit, zmax=limit, title=title)
+    fig.update_traces(hovertemplate="row %{y}, column %{x}: %{z:.4g}<extra></extra>")
+    return _bare(fig, height)

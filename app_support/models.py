@@ -4,6 +4,7 @@ or a model file the learner uploaded. Widgets and session state only; the maths 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -21,7 +22,8 @@ TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 class ModelSource:
     """A trained network the pages can use.
 
-    models: twin name ("NumPy" / "PyTorch") -> its weights (a copy taken now);
+    models: name -> its weights (a copy taken now); a run's are named by twin ("NumPy" /
+    "PyTorch"), an uploaded file by its kind ("Uploaded .pt model"), never as a twin it is not;
     predictors: twin name -> predict_proba, float (n, 784) in [0, 1] -> (n, 10);
     x_val float (n, 784), y_val int (n,): digits it did not train on (None if there are none).
     """
@@ -69,7 +71,13 @@ def _uploaded_source(label: str, model: SavedModel) -> ModelSource:
                 "an uploaded model may have trained on some of them")
     except UserError as e:
         note = f"no validation digits: {e}"
-    return ModelSource(label, {"NumPy": model}, {"NumPy": numpy_predictor(model)}, x_val, y_val, note)
+    name = uploaded_name(label)
+    return ModelSource(label, {name: model}, {name: numpy_predictor(model)}, x_val, y_val, note)
+
+
+def uploaded_name(label: str) -> str:
+    """'uploaded · mine.pt' -> 'Uploaded .pt model': what the pages call an uploaded network."""
+    return f"Uploaded {Path(label).suffix or 'file'} model"
 
 
 def model_sources() -> list[ModelSource]:
@@ -124,3 +132,24 @@ def choose_source(page: str) -> ModelSource | None:
     if source.status:
         st.caption(f"Run status: {source.status}.")
     return source
+
+
+def choose_model_and_digit(page: str):
+    """The top of the pages that follow one digit: a model (choose_source), a twin, a validation
+    digit. Returns (source, twin name, SavedModel, x (784,), label); stops the page, saying why,
+    when there is no model or no validation digit yet."""
+    source = choose_source(page)
+    if source is None:
+        st.stop()
+    if source.x_val is None:
+        st.error(source.val_note)
+        st.stop()
+    twin = st.radio("Twin", list(source.models), horizontal=True, key=f"{page}.twin",
+                    help="Both twins start from the same weights and see the same batches, so their "
+                         "numbers agree to rounding.") if len(source.models) > 1 else next(iter(source.models))
+    n_val = len(source.y_val)
+    key = f"{page}.index"
+    if st.session_state.get(key, 0) >= n_val:      # a smaller validation set than before
+        st.session_state[key] = n_val - 1
+    index = st.slider("Validation digit", 0, n_val - 1, key=key, help=f"From {source.val_note}.")
+    return source, twin, source.models[twin], source.x_val[index], int(source.y_val[index])

@@ -4,9 +4,13 @@ The settings live in the URL's query string (?hidden=32&optimizer=sgd&lr=0.1) so
 share a preset as a link. Every value read from a link goes through TrainConfig's own checks.
 """
 
-from nn_core.config import TrainConfig, parse_hidden
+from nn_core.config import OPTIMIZER_NAMES, TrainConfig, parse_hidden
 from nn_core.errors import UserError
+from nn_core.init import DESCRIPTIONS as INIT_DESCRIPTIONS
 from nn_core.limits import Limits
+from nn_core.optim import LR_RANGE, UPDATE_LATEX
+
+from . import teaching
 
 _DEFAULT = TrainConfig()
 
@@ -23,6 +27,37 @@ PARSERS = {
     "dropout": float,
     "seed": int,
     "dtype": str,
+}
+
+
+# setting -> its help text (the "?" next to the widget). Markdown; $...$ is LaTeX.
+HELP = {
+    "hidden": "Units per hidden layer, separated by commas, e.g. 128,64. Empty: no hidden layer "
+              "(softmax regression: one weight image per digit).",
+    "activation": "f applied to every hidden unit: relu max(0, z); leaky_relu max(0.01 z, z); "
+                  "sigmoid 1 / (1 + e^(−z)); tanh.",
+    "init": "What the starting weights are drawn from (once, from the seed; both twins start from "
+            "the same numbers):\n\n" + "\n".join(f"- **{name}**: {text}"
+                                                   for name, text in INIT_DESCRIPTIONS.items()),
+    "optimizer": "How each weight w moves, given its gradient g and the learning rate η "
+                 "(the formulas of torch.optim, written out in nn_core/optim.py):\n\n"
+                 + "\n".join(f"- **{name}**: ${UPDATE_LATEX[name]}$" for name in OPTIMIZER_NAMES),
+    "lr": "η, the step size. A sensible range depends on the optimizer:\n\n"
+          + "\n".join(f"- **{name}**: {low:g} to {high:g}" for name, (low, high) in LR_RANGE.items())
+          + "\n\nAdam and RMSprop divide by the gradient's own size, so lr 0.1, fine for momentum "
+            "SGD, wrecks them; use about 1e-3.",
+    "batch_size": "Rows per step. 0 puts every training row in one step (full-batch gradient descent).",
+    "l2": "Adds $\\frac{\\lambda}{2}\\sum W^2$ over the weight matrices (not the biases) to the loss the "
+          "optimizer sees, so every weight's gradient gains λ·W. That equals torch.optim.SGD's "
+          "weight_decay = λ (and Adam's, not AdamW's decoupled decay). The plotted loss is the "
+          "cross-entropy alone, without this penalty. 0 turns it off; try 1e-4.",
+    "dropout": "Probability p of switching off each hidden unit during a training step (the kept "
+               "ones are scaled by 1/(1−p)). Both twins drop the same units: the masks are drawn "
+               "once per step from the seed, so the twins still agree to rounding.",
+    "seed": "Fixes the starting weights, the train/validation split, the batch order and the "
+            "dropout masks: the same seed gives the same run.",
+    "float64": f"Train in 64-bit floats instead of 32-bit: slower, and {teaching.PRECISION}, so "
+               f"the twin gap drops from {teaching.GAP_FLOAT32} to {teaching.GAP_FLOAT64}.",
 }
 
 

@@ -30,7 +30,7 @@ PIXEL_NAMES = [f"pixel{i}" for i in range(N_PIXELS)]
 LABELLED_NAMES = ["label", *PIXEL_NAMES]
 LAYOUTS = {True: [LABELLED_NAMES], False: [PIXEL_NAMES], None: [LABELLED_NAMES, PIXEL_NAMES]}
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
-PICTURE_HINT = "choose a CSV file of digits, or classify the picture on the drawing page"
+PICTURE_HINT = "choose a CSV file of digits, or classify the picture on the Try it page"
 # The first bytes of files people pick by mistake: what the file is, and what to do instead.
 MAGIC = {
     b"PK\x03\x04": ("a zip archive (or an Excel workbook)", "unzip it, or save the sheet as CSV"),

@@ -51,6 +51,16 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int =
     return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def most_confused(matrix: np.ndarray) -> tuple[int, int, int] | None:
+    """(true digit, predicted digit, count) of the largest off-diagonal cell; None if no mistakes."""
+    off = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(off, 0)
+    if not off.any():
+        return None
+    true, predicted = np.unravel_index(int(off.argmax()), off.shape)
+    return int(true), int(predicted), int(off[true, predicted])
+
+
 def misclassified(labels: np.ndarray, probs: np.ndarray, limit: int = 24) -> np.ndarray:
     """Row indices of wrong predictions, most confident mistakes first, at most `limit`.
 

@@ -183,16 +183,49 @@ def file_to_digit(path) -> np.ndarray:
     return image_to_digit(data, path.name)
 
 
-def canvas_to_digit(rgba: np.ndarray, name: str = "the drawing") -> np.ndarray:
-    """The drawing canvas's RGBA pixels uint8 (height, width, 4) -> uint8 (28, 28)."""
+def canvas_grey(rgba: np.ndarray, name: str = "the drawing") -> np.ndarray:
+    """The drawing canvas's pixels uint8 (height, width, 3 or 4) -> grey float64 (height, width)."""
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] not in (3, 4):
         raise DataError(f"{name} is not an RGB(A) picture (its array has shape {rgba.shape}).")
     if rgba.shape[2] == 3:
-        grey = rgba.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    else:
-        grey = flatten_alpha(rgba)
-    return to_mnist(grey, name)
+        return rgba.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return flatten_alpha(rgba)
+
+
+def canvas_to_digit(rgba: np.ndarray, name: str = "the drawing") -> np.ndarray:
+    """The drawing canvas's RGBA pixels uint8 (height, width, 4) -> uint8 (28, 28)."""
+    return to_mnist(canvas_grey(rgba, name), name)
+
+
+MIN_INK_SPAN = 0.25   # a drawing whose ink spans less of the canvas than this is too small to be a digit
+
+
+def ink_span(rgba: np.ndarray) -> float:
+    """How much of the canvas the drawing's ink spans: its bounding box's longer side divided by the
+    canvas's shorter side (0 for a blank canvas). rgba: the canvas's pixels (height, width, 3 or 4)."""
+    try:
+        ink = ink_image(canvas_grey(rgba))
+    except DataError:
+        return 0.0
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) / min(ink.shape)
+
+
+def little_ink_hint(rgba: np.ndarray) -> str | None:
+    """A sentence for a drawing too small to be a digit (a dot, a short tick), else None."""
+    span = ink_span(rgba)
+    if span == 0 or span >= MIN_INK_SPAN:
+        return None
+    return (f"This drawing spans only {span:.0%} of the square: too little ink to be a digit. "
+            f"Like MNIST, every drawing is scaled up to fill a 20 × 20 box, so a dot becomes a blob "
+            f"the network reads as some digit anyway. Draw bigger, filling most of the square.")
+
+
+def never_inked_pixels(x: np.ndarray) -> np.ndarray:
+    """bool (784,): True for the pixels that are 0 in every row of x (n, 784). Their first-layer
+    weights never get a gradient from these digits."""
+    return ~np.asarray(x != 0).any(axis=0)
 
 
 def as_input(digit: np.ndarray, dtype=np.float32) -> np.ndarray:

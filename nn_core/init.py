@@ -34,3 +34,11 @@ def init_params(layer_sizes, scheme="he", seed=0, dtype="float32"):
         W, b = draw(rng, fan_in, fan_out)
         params.append((W.astype(dtype), b.astype(dtype)))
     return params
+
+
+# scheme -> what it draws, in words a learner can check against the code above.
+DESCRIPTIONS = {
+    "he": "weights from a normal distribution with std √(2 / fan_in) (0.05 for the first layer), biases 0; for ReLU",
+    "xavier": "weights uniform in ±√(6 / (fan_in + fan_out)), biases 0; for tanh and sigmoid",
+    "uniform": "weights and biases uniform in [-0.5, 0.5): about 6× He's spread in the first layer",
+}

@@ -11,13 +11,11 @@ from .functional import ACTIVATIONS, DERIVATIVES, cross_entropy, cross_entropy_g
 
 
 class NumpyMLP:
-    def __init__(self, params, activation="relu", dropout=0.0, seed=0):
+    def __init__(self, params, activation="relu"):
         """params: [(W, b), ...] as drawn by nn_core.init.init_params (copied, not shared)."""
         self.weights = [np.array(W) for W, _ in params]
         self.biases = [np.array(b) for _, b in params]
         self.activation = activation
-        self.dropout = dropout
-        self._rng = np.random.default_rng(seed)
 
     @property
     def dtype(self):
@@ -32,20 +30,19 @@ class NumpyMLP:
         """[(W, b), ...], copies."""
         return [(W.copy(), b.copy()) for W, b in zip(self.weights, self.biases)]
 
-    def forward(self, X, train=False):
-        """X (B, 784) -> logits (B, 10), plus the cache backward() needs: inputs and pre-activations."""
+    def forward(self, X, masks=None):
+        """X (B, 784) -> logits (B, 10), plus the cache backward() needs: inputs and pre-activations.
+
+        masks: None (no dropout: evaluation, or a run without it), or one (B, n_out) array per hidden
+        layer from nn_core.dropout.dropout_masks: 0 drops a unit, 1/(1-p) keeps and scales it.
+        """
         act = ACTIVATIONS[self.activation]
         A = X.astype(self.dtype, copy=False)
         cache = []  # per hidden layer: (input A_prev, Z, activation(Z), dropout mask or None)
-        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+        for layer, (W, b) in enumerate(zip(self.weights[:-1], self.biases[:-1])):
             Z = A @ W + b                            # (B, n_out)
             A_act = act(Z)
-            mask = None
-            if train and self.dropout > 0:
-                # Inverted dropout: zero a fraction p of units and scale the rest by 1/(1-p),
-                # so nothing needs rescaling at test time.
-                keep = self._rng.random(A_act.shape) >= self.dropout
-                mask = keep.astype(self.dtype) / (1 - self.dropout)
+            mask = None if masks is None else masks[layer]
             cache.append((A, Z, A_act, mask))
             A = A_act if mask is None else A_act * mask
         logits = A @ self.weights[-1] + self.biases[-1]   # (B, 10)
@@ -74,9 +71,9 @@ class NumpyMLP:
             dZ = dA_prev * deriv(Z_prev, A_out)
         return grads[::-1]
 
-    def loss_and_grads(self, X, labels, l2=0.0, train=True):
-        """One forward and backward pass: (loss, logits, grads)."""
-        logits, cache = self.forward(X, train=train)
+    def loss_and_grads(self, X, labels, l2=0.0, masks=None):
+        """One forward and backward pass: (loss, logits, grads); masks as in forward()."""
+        logits, cache = self.forward(X, masks)
         grads = self.backward(logits, cache, labels, l2)
         return cross_entropy(logits, labels), logits, grads
 

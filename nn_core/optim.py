@@ -87,3 +87,19 @@ OPTIMIZERS = {
     "rmsprop": lambda lr: RMSprop(lr),
     "adam": lambda lr: Adam(lr),
 }
+
+# name -> the update of one parameter w with gradient g, as LaTeX (eta = learning rate, t = step);
+# the same formulas as the classes above and torch.optim.
+UPDATE_LATEX = {
+    "sgd": r"w \leftarrow w - \eta\, g",
+    "momentum": r"v \leftarrow 0.9\, v + g, \quad w \leftarrow w - \eta\, v",
+    "nesterov": r"v \leftarrow 0.9\, v + g, \quad w \leftarrow w - \eta\, (g + 0.9\, v)",
+    "rmsprop": r"s \leftarrow 0.99\, s + 0.01\, g^2, \quad w \leftarrow w - \eta\, \frac{g}{\sqrt{s} + 10^{-8}}",
+    "adam": (r"m \leftarrow 0.9\, m + 0.1\, g, \quad s \leftarrow 0.999\, s + 0.001\, g^2, \quad "
+             r"w \leftarrow w - \eta\, \frac{m / (1 - 0.9^t)}{\sqrt{s / (1 - 0.999^t)} + 10^{-8}}"),
+}
+
+# name -> (low, high): learning rates that train the default network well. Adam and RMSprop divide
+# by the gradient's own size, so their steps are ~lr whatever the gradient: lr 0.1 wrecks them.
+LR_RANGE = {"sgd": (0.05, 0.5), "momentum": (0.01, 0.1), "nesterov": (0.01, 0.1),
+            "rmsprop": (1e-4, 1e-2), "adam": (1e-4, 1e-2)}

@@ -35,24 +35,33 @@ def default_device() -> torch.device:
 
 
 class TorchMLP(nn.Module):
-    """Linear -> activation (-> dropout) for each hidden layer, then a Linear to 10 logits."""
+    """Linear -> activation (-> dropout mask) for each hidden layer, then a Linear to 10 logits.
 
-    def __init__(self, layer_sizes, activation="relu", dropout=0.0):
+    Dropout is not an nn.Dropout layer here, although that is what one would write elsewhere:
+    nn.Dropout draws its masks from torch's own random generator, so the NumPy twin (which draws
+    from NumPy's) would drop other units and the twins would train different networks. Instead
+    forward() takes the step's masks as tensors, the very numbers the NumPy twin multiplies by
+    (nn_core.dropout), and multiplies by them just as nn.Dropout would: 0 or 1/(1-p).
+    """
+
+    def __init__(self, layer_sizes, activation="relu"):
         super().__init__()
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
         self.act = ACTIVATION_MODULES[activation]()
-        self.drop = nn.Dropout(dropout)
 
-    def forward(self, x):                      # x: (B, 784) -> logits (B, 10)
-        for linear in self.linears[:-1]:
-            x = self.drop(self.act(linear(x)))
+    def forward(self, x, masks=None):          # x: (B, 784) -> logits (B, 10)
+        """masks: None (no dropout) or one (B, units) tensor per hidden layer."""
+        for layer, linear in enumerate(self.linears[:-1]):
+            x = self.act(linear(x))
+            if masks is not None:
+                x = x * masks[layer]
         return self.linears[-1](x)
 
     @classmethod
-    def from_params(cls, params, activation="relu", dropout=0.0, dtype="float32", device=None):
+    def from_params(cls, params, activation="relu", dtype="float32", device=None):
         """Build the twin from [(W, b), ...] NumPy arrays, W of shape (fan_in, fan_out)."""
         sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
-        model = cls(sizes, activation, dropout).to(dtype=TORCH_DTYPES[dtype])
+        model = cls(sizes, activation).to(dtype=TORCH_DTYPES[dtype])
         model.load_params(params)
         return model.to(device or default_device())
 

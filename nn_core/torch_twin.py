@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .torch_mlp import TORCH_DTYPES, TORCH_OPTIMIZERS, TorchMLP, default_device
-from .trainer import layer_diagnostics
+from .trainer import layer_diagnostics, step_masks
 
 
 class TorchTwin:
@@ -17,12 +17,11 @@ class TorchTwin:
         self.config = config
         self.device = torch.device(device) if device else default_device()
         self.dtype = TORCH_DTYPES[config.dtype]
-        torch.manual_seed(config.seed)  # only dropout draws from torch's generator
-        self.model = TorchMLP.from_params(params, config.activation, config.dropout,
-                                          config.dtype, self.device)
+        self.model = TorchMLP.from_params(params, config.activation, config.dtype, self.device)
         self.optimizer = TORCH_OPTIMIZERS[config.optimizer](self.model.parameters(), config.lr)
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self._data = {}  # id of a NumPy array -> the same data as a tensor on the device
+        self.steps = 0   # training steps taken: picks each step's shared dropout masks
 
     def _tensor(self, array):
         key = id(array)
@@ -48,7 +47,11 @@ class TorchTwin:
         weights = model.weight_matrices()
         before = [w.detach().clone() for w in weights] if diagnose else None
         self.optimizer.zero_grad()
-        logits = model(xb)                                       # (B, 10)
+        self.steps += 1
+        masks = step_masks(self.config, self.steps, len(yb))     # the NumPy twin's very numbers
+        if masks is not None:
+            masks = [torch.from_numpy(m).to(self.device) for m in masks]
+        logits = model(xb, masks)                                # (B, 10)
         loss = self.loss_fn(logits, yb)
         objective = loss
         if self.config.l2:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .config import TrainConfig
+from .dropout import dropout_masks
 from .functional import cross_entropy
 from .init import init_params
 from .numpy_mlp import NumpyMLP
@@ -71,13 +72,19 @@ def layer_diagnostics(grads_w, grads_b, weights_before, weights_after):
             "weight_norm": w_norm, "update_ratio": update}
 
 
+def step_masks(config: TrainConfig, step: int, batch: int):
+    """Training step `step`'s dropout masks (NumPy arrays), the same for both twins; None without dropout."""
+    return dropout_masks(config.dropout, config.seed, step, batch, config.hidden, config.dtype)
+
+
 class NumpyTwin:
     impl = "numpy"
 
     def __init__(self, config: TrainConfig, params):
         self.config = config
-        self.model = NumpyMLP(params, config.activation, config.dropout, seed=config.seed)
+        self.model = NumpyMLP(params, config.activation)
         self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
+        self.steps = 0   # training steps taken: picks each step's shared dropout masks
 
     def batches(self, x, y, order, batch_size):
         for start in range(0, len(order), batch_size):
@@ -87,8 +94,10 @@ class NumpyTwin:
     def train_step(self, xb, yb, diagnose=False):
         model = self.model
         before = [W.copy() for W in model.weights] if diagnose else None
+        self.steps += 1
+        masks = step_masks(self.config, self.steps, len(yb))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, logits, grads = model.loss_and_grads(xb, yb, self.config.l2, train=True)
+            loss, logits, grads = model.loss_and_grads(xb, yb, self.config.l2, masks)
             self.optimizer.step(model.parameters, grads)
         n_correct = int((logits.argmax(axis=1) == yb).sum())
         diag = layer_diagnostics(grads[0::2], grads[1::2], before, model.weights) if diagnose else None

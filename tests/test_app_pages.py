@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_support import state
 from corpus import CSV_CASES, CSV_DIR
 from corpus.images import GOOD_IMAGE_CASES, IMAGE_CASES, IMAGE_DIR
 from corpus.models import MODEL_CASES, MODELS_DIR, VALID_MODELS
@@ -102,8 +103,14 @@ def test_inside_with_a_trained_run(trained_run):
     assert not errors(at)
     n_charts = len(charts(at))
     assert n_charts == 1 + 1 + 1 + 2                   # digit, probabilities, 1 hidden layer, 2 histograms
-    assert len(at.latex) >= 10                         # every forward and backward step
-    assert any("dW" in m.value for m in at.markdown)
+    assert any(link.proto.page == "step" for link in at.get("page_link"))
+    # the histogram caption counts dW1's exactly-zero rows: pixels without ink in any of the digits
+    x = trained_run.split.x_val[:256]
+    blank = int((~(x != 0).any(axis=0)).sum())
+    assert blank > 50
+    assert any(f"In layer 1, {blank} of 784 pixel rows of dW are exactly 0" in c.value for c in at.caption)
+    assert not any("units that no digit switches on" in c.value for c in at.caption)
+    assert any("What to notice" in c.value and "sum to 1" in c.value for c in at.caption)
     at.slider(key="inside.index").set_value(17).run()
     at.radio(key="inside.twin").set_value("PyTorch").run()
     assert not at.exception and not errors(at) and len(charts(at)) == n_charts
@@ -169,10 +176,35 @@ def test_gradient_check_button_shows_passing_table():
     assert (verdicts == "✓ pass").all(), table
     assert "Backprop passes" in at.success[0].value
 
+    from nn_core.gradcheck import gradient_check
+    digit = gradient_check(hidden=(6, 4), activation="tanh").first_differing_digit
+    assert digit in (8, 9)                              # not the 6th, as the page once said
+    assert any(f"differ from their {digit}th significant digit on" in c.value for c in at.caption)
+    assert not any("6th digit" in m.value for m in at.markdown)
+    assert any("float32 keeps about 7 significant digits, float64 about 16" in m.value for m in at.markdown)
+
     at.text_input(key="gradient_check.hidden").set_value("6,,4")
     at.button[0].click().run()
     assert not at.exception and "empty entry at position 2" in errors(at)[0]
-    assert len(at.dataframe) == 1                      # the previous result stays
+    assert len(at.dataframe) == 0 and not at.success   # no old table and verdict under the error
+
+
+@pytest.mark.parametrize("hidden,activation", [("1, 1", "relu"), ("64,64,64,64,64,64,64,64", "sigmoid"),
+                                               ("1,1,1,1", "leaky_relu")])
+def test_gradient_check_verdict_agrees_with_its_rows(hidden, activation):
+    """Architectures where correct backprop used to be told it was wrong."""
+    at = open_page("app_pages/gradient_check.py")
+    at.text_input(key="gradient_check.hidden").set_value(hidden)
+    at.selectbox(key="gradient_check.activation").set_value(activation)
+    at.button[0].click().run()
+    assert not at.exception and not errors(at)
+    verdicts = at.dataframe[0].value.filter(like="(≤").to_numpy().ravel()
+    assert set(verdicts) <= {"✓ pass", "– not checked"}, at.dataframe[0].value
+    assert "Backprop passes" in at.success[0].value
+    if hidden == "1, 1":          # b2 cannot be probed: shown as not checked, and not failed
+        table = at.dataframe[0].value.set_index("parameter")
+        assert table.loc["b2", "entries probed"] == 0
+        assert table.loc["b2"].filter(like="finite diff. (≤").item() == "– not checked"
 
 
 def test_speed_page_with_tiny_settings():
@@ -186,6 +218,14 @@ def test_speed_page_with_tiny_settings():
     rows = at.session_state["speed.result"][1]
     assert {r["impl"] for r in rows} == {"numpy", "torch"}
     assert at.dataframe[0].value["NumPy ÷ PyTorch"].iloc[0].endswith("×")
+    from nn_core.threads import thread_report
+    counts = state.trainer_pool().call(thread_report)       # where the twins are timed
+    assert counts["blas"] == counts["torch"] == 1           # NN_THREADS' default
+    note = [c.value for c in at.caption if c.value.startswith("Medians")][0]
+    assert "NN_THREADS" in note and "NN_TORCH_THREADS" not in note
+    assert f"NumPy's BLAS uses {counts['blas']} and PyTorch {counts['torch']} CPU thread(s)" in note
+    assert "The counts are equal" in note
+    assert not any("replay" in m.value for m in at.markdown)
     at.run()                                           # a rerun keeps the result
     assert len(charts(at)) == 1
 

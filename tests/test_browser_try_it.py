@@ -38,7 +38,13 @@ def test_drawing_on_the_canvas_gets_a_prediction():
             canvas = page.locator("canvas.upper-canvas").first     # fabric.js takes the mouse here
             canvas.wait_for(state="visible", timeout=15_000)
             box = canvas.bounding_box()
-            assert page.get_by_text("NumPy says").count() == 0
+            says = "Uploaded .npz model says"          # an uploaded file is not called "NumPy"
+            assert page.get_by_text(says).count() == 0
+
+            # one click in a corner: a dot is too little ink to be a digit, and the page says so
+            page.mouse.click(box["x"] + 20, box["y"] + 20)
+            page.get_by_text("too little ink to be a digit").wait_for(timeout=20_000)
+            assert page.get_by_text(says).count() == 1
 
             page.mouse.move(box["x"] + SEVEN[0][0], box["y"] + SEVEN[0][1])
             page.mouse.down()
@@ -46,7 +52,8 @@ def test_drawing_on_the_canvas_gets_a_prediction():
                 for t in range(1, 21):
                     page.mouse.move(box["x"] + ax + (bx - ax) * t / 20, box["y"] + ay + (by - ay) * t / 20)
             page.mouse.up()
-            page.get_by_text("NumPy says").wait_for(timeout=20_000)
+            page.get_by_text("too little ink to be a digit").wait_for(state="detached", timeout=20_000)
+            page.get_by_text(says).wait_for(timeout=20_000)
             settle(page)
             page.screenshot(path=str(ARTIFACTS_DIR / "try_it_drawn.png"))
 

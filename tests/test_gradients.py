@@ -28,6 +28,44 @@ def test_backprop_matches_autograd_and_finite_differences(activation, depth, l2)
     assert report.passed
 
 
+# The architectures on which the page once told learners that correct backprop was wrong, and a
+# grid around them: depths 1-8, widths 1-64, every activation.
+DEEP_CASES = [((1, 1), "relu"), ((64,) * 8, "sigmoid"), ((4,) * 8, "sigmoid"), ((1,) * 4, "relu"),
+              ((1,) * 4, "leaky_relu")] + \
+             [((width,) * depth, activation) for activation in ACTIVATIONS
+              for depth in range(1, 9) for width in (1, 4, 16, 64)]
+
+
+@pytest.mark.parametrize("hidden,activation", DEEP_CASES,
+                         ids=[f"{a}-{'x'.join(map(str, h))}" for h, a in DEEP_CASES])
+def test_no_false_fail_on_deep_narrow_or_vanishing_networks(hidden, activation):
+    pytest.importorskip("torch")
+    report = gradient_check(hidden=hidden, activation=activation, n_probes=8)
+    assert report.max_autograd <= AUTOGRAD_TOL, report.rows
+    for row in report.rows:
+        if row["probes"]:
+            assert row["finite_diff_rel_err"] <= FINITE_DIFF_TOL, row
+        else:
+            assert math.isnan(row["finite_diff_rel_err"]), row      # not checked, so not failed
+    assert report.passed, report.rows
+
+
+def test_a_row_with_nothing_probed_does_not_fail():
+    # 784-1-1-10 ReLU: the first unit is off for every digit, so Z2 = b2 = 0 exactly and any nudge
+    # of b2 crosses ReLU's kink; b2 cannot be probed, every other row can.
+    report = gradient_check(hidden=(1, 1), activation="relu")
+    unprobed = [(r["param"], r["layer"]) for r in report.rows if r["probes"] == 0]
+    assert unprobed == [("b", 2)]
+    assert report.passed and math.isfinite(report.max_finite_diff)
+
+
+def test_the_two_nudged_losses_differ_around_the_9th_digit():
+    """The page says where L(w + eps) and L(w - eps) part: measured, not assumed."""
+    report = gradient_check()
+    assert report.first_differing_digit in (8, 9, 10)
+    assert 1e-10 < report.fd_noise < 2e-9          # ~machine eps * L / eps, L ~ 2.3, eps = 1e-6
+
+
 def test_report_rows_describe_every_parameter():
     report = gradient_check(hidden=(5, 4), activation="tanh", n_probes=7)
     assert [(r["layer"], r["param"], r["shape"]) for r in report.rows] == [
@@ -53,6 +91,7 @@ def test_relative_error_definition():
     assert relative_error([1.0, 1e-12], [1.0, 2e-12]) == pytest.approx(1e-12 / 2)  # not 1/3 per entry
     assert relative_error([2.0], [1.0]) == pytest.approx(1 / 3)
     assert relative_error([], []) == 0.0
+    assert relative_error([1e-8], [1.1e-8], floor=1e-3) == pytest.approx(1e-9 / 1e-3)  # noise floor
 
 
 def test_a_wrong_derivative_is_caught(monkeypatch):

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
+from nn_core.dropout import dropout_masks
 from nn_core.init import init_params
 from nn_core.numpy_mlp import NumpyMLP
 
 
-def make(hidden=(16, 8), dropout=0.0, dtype="float32", activation="relu", seed=0):
-    return NumpyMLP(init_params((784, *hidden, 10), "he", seed, dtype), activation, dropout, seed=seed)
+def make(hidden=(16, 8), dtype="float32", activation="relu", seed=0):
+    return NumpyMLP(init_params((784, *hidden, 10), "he", seed, dtype), activation)
 
 
 def pixels(n=12, dtype=np.float32, seed=0):
@@ -74,47 +75,58 @@ def test_params_are_copies_both_ways():
     assert model.parameters[0] is model.weights[0] and model.parameters[1] is model.biases[0]
 
 
-def test_eval_mode_has_no_dropout():
-    model = make(dropout=0.5)
+def masks(model, n, p, step=1, seed=0):
+    """The shared dropout masks of one training step for model's hidden layers."""
+    widths = [W.shape[1] for W in model.weights[:-1]]
+    return dropout_masks(p, seed, step, n, widths, model.dtype)
+
+
+def test_without_masks_there_is_no_dropout():
+    model = make()
     X = pixels(4)
-    a, cache = model.forward(X, train=False)
+    a, cache = model.forward(X)
     assert all(mask is None for *_, mask in cache)
-    np.testing.assert_array_equal(a, model.forward(X, train=False)[0])   # deterministic
+    np.testing.assert_array_equal(a, model.forward(X)[0])               # deterministic
     np.testing.assert_array_equal(model.predict_proba(X), model.predict_proba(X))
+    assert dropout_masks(0.0, 0, 1, 4, [16, 8], "float32") is None
+    assert dropout_masks(0.5, 0, 1, 4, [], "float32") is None            # no hidden layer
 
 
 def test_inverted_dropout_scales_kept_units():
     p = 0.3
-    model = make((200,), dropout=p)
+    model = make((200,))
     X = pixels(16)
-    logits, cache = model.forward(X, train=True)
+    logits, cache = model.forward(X, masks(model, 16, p))
     _, Z, A, mask = cache[0]
     kept = mask > 0
+    assert mask.dtype == np.float32 and mask.shape == (16, 200)
     assert set(np.unique(mask)) <= {0.0, np.float32(1 / (1 - p))}       # 0 or 1/(1-p)
     assert kept.mean() == pytest.approx(1 - p, abs=0.02)
     assert mask.mean() == pytest.approx(1.0, abs=0.03)                  # expectation preserved
     # the next layer saw the masked, scaled activations
     np.testing.assert_allclose(cache[1][0], A * mask, rtol=1e-6)
-    # and averaged over many draws the hidden output matches eval mode's (inverted dropout)
-    eval_A = model.forward(X, train=False)[1][0][2]
-    mean_A = np.mean([model.forward(X, train=True)[1][1][0] for _ in range(200)], axis=0)
+    # and averaged over many steps' draws the hidden output matches evaluation's (inverted dropout)
+    eval_A = model.forward(X)[1][0][2]
+    mean_A = np.mean([model.forward(X, masks(model, 16, p, step))[1][1][0] for step in range(200)], axis=0)
     assert mean_A.mean() == pytest.approx(eval_A.mean(), rel=0.01)
     assert np.abs(mean_A - eval_A).mean() < 0.1 * eval_A.mean()   # per entry: 200 draws, ~4 % noise
 
 
-def test_dropout_draws_differ_between_steps_but_follow_the_seed():
-    X = pixels(4)
-    a, b = make((32,), dropout=0.5, seed=3), make((32,), dropout=0.5, seed=3)
-    m1, m2 = a.forward(X, train=True)[1][0][3], a.forward(X, train=True)[1][0][3]
-    assert not np.array_equal(m1, m2)
-    np.testing.assert_array_equal(m1, b.forward(X, train=True)[1][0][3])
+def test_dropout_masks_differ_between_steps_and_seeds_but_repeat_exactly():
+    model = make((32, 16))
+    m1, m2 = masks(model, 4, 0.5, step=1), masks(model, 4, 0.5, step=2)
+    assert [m.shape for m in m1] == [(4, 32), (4, 16)]
+    assert not np.array_equal(m1[0], m2[0])
+    assert not np.array_equal(m1[0], masks(model, 4, 0.5, step=1, seed=1)[0])
+    for a, b in zip(m1, masks(model, 4, 0.5, step=1)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_backward_through_dropout_uses_the_same_mask():
     """Dropped units get no gradient: column j of dW1 is 0 when unit j is dropped for every row."""
-    model = make((30,), dropout=0.5, dtype="float64")
+    model = make((30,), dtype="float64")
     X, y = pixels(1, np.float64), np.array([3])
-    logits, cache = model.forward(X, train=True)
+    logits, cache = model.forward(X, masks(model, 1, 0.5))
     grads = model.backward(logits, cache, y)
     dropped = cache[0][3][0] == 0
     assert dropped.any() and (~dropped).any()
