@@ -159,7 +159,7 @@ def test_max_rows_cap():
     with pytest.raises(DataError) as excinfo:
         load_csv(content, max_rows=5, name="big.csv")
     message = message_of(excinfo)
-    assert "big.csv has 10 rows" in message and "cap on this host is 5" in message
+    assert "big.csv has more than 5 rows" in message and "cap on this host is 5" in message
     assert "smaller file" in message and "NN_MAX_ROWS" in message
 
 
