@@ -157,9 +157,7 @@ def _npz_headers(data: bytes, name: str) -> dict:
 
 
 def _read_npz(data: bytes, name: str, limits: Limits) -> SavedModel:
-    _check_zip_sizes(data, name, limits, f"{name} is not a readable .npz model file (it may be corrupt "
-                                         "or truncated); save the model again.")
-    headers = _npz_headers(data, name)
+    headers = _npz_headers(data, name)      # headers only: safe whatever sizes the parts claim
     if any(dtype.hasobject for _, dtype in headers.values()):
         raise ModelFileError(f"{name} holds Python objects (pickle), which this app refuses to load "
                              "because they can run code; save the model again with this app.")
@@ -171,6 +169,8 @@ def _read_npz(data: bytes, name: str, limits: Limits) -> SavedModel:
     declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
     if declared > max_model_bytes(limits):      # arrays that are not layers, or odd dtypes
         raise _too_big(name, "'s arrays hold", declared, limits)
+    _check_zip_sizes(data, name, limits, f"{name} is not a readable .npz model file (it may be corrupt "
+                                         "or truncated); save the model again.")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
