@@ -136,7 +136,7 @@ def _read_text(stream, name: str, size: int | None, max_rows: int | None) -> byt
     """
     bound = None if max_rows is None else max_csv_bytes(max_rows)
     if bound is not None and size is not None and size > bound:
-        raise DataError(f"{name} is {size / 2**20:,.1f} MB, more than a CSV of {max_rows:,} rows (the "
+        raise DataError(f"{name} is {size / 2**20:,.1f} MB, more than a CSV of {_plural(max_rows, 'row')} (the "
                         f"cap on this host) can be ({bound / 2**20:,.1f} MB); {_row_cap_hint()}.")
     is_gzip = stream.read(2) == b"\x1f\x8b"
     stream.seek(0)
@@ -156,7 +156,7 @@ def _read_text(stream, name: str, size: int | None, max_rows: int | None) -> byt
             problem = lines.check(chunk)
             if problem is None and bound is not None and total > bound:
                 problem = (f"{name} unpacks to more than {bound / 2**20:,.1f} MB of text, more than a "
-                           f"CSV of {max_rows:,} rows (the cap on this host) can hold; {_row_cap_hint()}.")
+                           f"CSV of {_plural(max_rows, 'row')} (the cap on this host) can hold; {_row_cap_hint()}.")
             if problem:
                 _check_utf8(chunks[0], name, final=False)     # binary data from the start: say that instead
                 raise DataError(problem)
