@@ -1,22 +1,15 @@
 """Data: choose the digits to train on, and look at them."""
 
-import math
-
 import streamlit as st
 
 from app_support import figures, state, teaching
+from app_support.uploads import upload_limit_mb
 from nn_core import data as nn_data
 from nn_core import images
 from nn_core.errors import UserError
 
 PER_CLASS = 8                      # examples per digit in the grid
-BYTES_PER_ROW = 4 * 785            # the longest possible CSV line: "255," for each of 785 cells
 UPLOADED = "data.uploaded"         # the last good upload (a Dataset), to switch back to
-
-
-def upload_limit_mb() -> int:
-    """Largest upload worth accepting: the host's row cap times the longest possible row."""
-    return max(1, math.ceil(state.host_limits().max_rows * BYTES_PER_ROW / 2**20))
 
 
 def dataset_options() -> dict:
@@ -90,7 +83,7 @@ if "data.choice_error" in st.session_state:
 
 st.file_uploader(
     "Or upload a Kaggle-layout CSV (train.csv, or .csv.gz)", key="data.file", on_change=on_upload,
-    max_upload_size=upload_limit_mb(),
+    max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(state.host_limits().max_rows)),
     help=f"Header label,pixel0,…,pixel783, then one digit per line; at most "
          f"{state.host_limits().max_rows:,} rows on this server.")
 if "data.upload_error" in st.session_state:

@@ -167,8 +167,9 @@ with st.container(border=True):
     c1.selectbox("Activation", ACTIVATION_NAMES, key=WIDGET + "activation", help=ts.HELP["activation"])
     c1.selectbox("Initialisation", INIT_NAMES, key=WIDGET + "init", help=ts.HELP["init"])
     c2.selectbox("Optimizer", OPTIMIZER_NAMES, key=WIDGET + "optimizer", help=ts.HELP["optimizer"])
-    c2.number_input("Learning rate", min_value=0.0, step=0.01, format="%g", key=WIDGET + "lr",
-                    help=ts.HELP["lr"])
+    # No min_value: the browser would keep the old value while showing the typed one. Any number
+    # reaches the page, whose check (below) names it, and Train refuses it.
+    c2.number_input("Learning rate", step=0.01, format="%g", key=WIDGET + "lr", help=ts.HELP["lr"])
     c2.number_input("Batch size (0 = full batch)", min_value=0, step=16, key=WIDGET + "batch_size",
                     help=ts.HELP["batch_size"])
     c3.number_input("Epochs", min_value=1, step=1, key=WIDGET + "epochs",

@@ -6,13 +6,13 @@ import streamlit as st
 
 from app_support import figures, state, teaching
 from app_support.models import choose_source
+from app_support.uploads import upload_limit_mb
 from nn_core import data as nn_data
 from nn_core import evaluate, images
 from nn_core.errors import UserError
 
 CANVAS_SIDE = 280          # pixels; the drawing is scaled down to MNIST's 20 px box
 GALLERY_SIZE = 24          # misclassified digits shown
-BYTES_PER_ROW = 4 * 784    # longest possible test.csv line
 
 
 def draw_digit():
@@ -37,7 +37,7 @@ def upload_digit():
     """The picture uploader; returns (bytes, name) or None."""
     upload = st.file_uploader("A picture of one digit (PNG, JPEG, GIF, BMP or WebP, up to 20 MB)",
                               type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="try.picture",
-                              max_upload_size=images.MAX_BYTES // 2**20)
+                              max_upload_size=upload_limit_mb(images.MAX_BYTES))
     if upload is None:
         st.info("Dark ink on light paper or light ink on a dark background both work; "
                 "crop it to one digit.")
@@ -129,7 +129,7 @@ st.subheader("Kaggle: predict test.csv, download submission.csv")
 st.write("Upload Kaggle's Digit Recognizer test.csv (pixel0,…,pixel783, no labels); the chosen twin "
          "labels every row and you get the submission file Kaggle expects: ImageId (from 1) and Label.")
 st.file_uploader("test.csv (or .csv.gz)", key="try.kaggle_file", on_change=on_kaggle_upload,
-                 max_upload_size=max(1, -(-state.host_limits().max_rows * BYTES_PER_ROW // 2**20)))
+                 max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(state.host_limits().max_rows)))
 if "try.kaggle_error" in st.session_state:
     st.error(st.session_state["try.kaggle_error"])
 test_set = st.session_state.get("try.kaggle_data")

@@ -10,10 +10,11 @@ import numpy as np
 import streamlit as st
 
 from app_support import state
+from app_support.uploads import upload_limit_mb
 from nn_core.config import TrainConfig
 from nn_core.errors import UserError
 from nn_core.evaluate import numpy_predictor, torch_predictor
-from nn_core.model_io import SavedModel, load_model
+from nn_core.model_io import SavedModel, load_model, max_model_bytes
 
 TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 
@@ -94,7 +95,7 @@ def _on_model_upload(page: str) -> None:
     if upload is None:
         return
     try:
-        model = load_model(upload.getvalue(), name=upload.name)
+        model = load_model(upload.getvalue(), name=upload.name, limits=state.host_limits())
     except UserError as e:
         st.session_state[f"{page}.model_error"] = str(e)
         return
@@ -107,7 +108,7 @@ def model_uploader(page: str) -> None:
     """A file uploader for a saved .npz / .pt model; errors are shown with st.error."""
     st.file_uploader("Upload a model saved by this app or its CLI (.npz or .pt)", type=["npz", "pt"],
                      key=f"{page}.model_file", on_change=_on_model_upload, args=(page,),
-                     max_upload_size=200)
+                     max_upload_size=upload_limit_mb(max_model_bytes(state.host_limits())))
     if f"{page}.model_error" in st.session_state:
         st.error(st.session_state[f"{page}.model_error"])
 

@@ -355,7 +355,7 @@ def cmd_predict(args) -> int:
     from .model_io import load_model
     limits = limits_from_env()
     out = writable_target(args.out, "--out")
-    model = load_model(args.model)
+    model = load_model(args.model, limits=limits)
     dataset = data.load_csv(args.data, labelled=None, max_rows=limits.max_rows)
     x = data.scale_pixels(dataset.images, model.params[0][0].dtype)
     labels = model.numpy_model().predict_proba(x).argmax(axis=1)

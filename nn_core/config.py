@@ -142,4 +142,5 @@ def _check_number(what, value, *, low, high, low_open=False, high_open=False, hi
     if not math.isfinite(x) or too_low or too_high:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        raise ConfigError(f"{what} {value} is outside {lo}{low}, {high}{hi}; {hint}.")
+        shown = f"{x:g}" if isinstance(value, float) else value    # 1000.0 as 1000, like the field
+        raise ConfigError(f"{what} {shown} is outside {lo}{low}, {high}{hi}; {hint}.")

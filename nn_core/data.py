@@ -6,6 +6,7 @@ Anything else raises `DataError` with one sentence that names the line and colum
 """
 from __future__ import annotations
 
+import codecs
 import functools
 import gzip
 import io
@@ -41,6 +42,12 @@ MAGIC = {
 NUMBER = re.compile(r"\s*\d+(\.\d*)?\s*")  # a cell that reads as a number >= 0
 NOT_PLAIN = str.maketrans("", "", "0123456789,")  # deletes all that a plain data line is made of
 EMPTY = "choose a CSV file with a header line and one digit per line"
+# The longest line a Kaggle digit file can have: 785 numbers of at most 3 digits, 784 commas and a
+# "\r" (the "\n" not counted). Reading stops at once at a longer line, so one line that never ends
+# costs nothing.
+MAX_LINE_BYTES = len("255,") * (N_PIXELS + 1)                      # 3,140
+MAX_HEADER_BYTES = 16 * 1024     # label,pixel0,...,pixel783 is 6,951; room for quotes and spaces
+READ_CHUNK = 1 << 20             # bytes of text read (and gunzipped) at a time
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,10 +88,20 @@ def _shown(text: str) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def _read_bytes(source, name: str | None) -> tuple[bytes, str]:
-    """The raw bytes of a path, bytes or binary file-like object, and a name for messages."""
+def max_csv_bytes(max_rows: int) -> int:
+    """The most text a CSV of `max_rows` data rows can hold: the header, then each row at its longest."""
+    return MAX_HEADER_BYTES + max_rows * (MAX_LINE_BYTES + 1)
+
+
+def _row_cap_hint() -> str:
+    return "use a smaller file (or raise the cap with the environment variable NN_MAX_ROWS)"
+
+
+def _open_source(source, name: str | None) -> tuple[io.IOBase, str, int | None]:
+    """A binary stream over a path, bytes or binary file-like object, a name for messages, and the
+    stream's size in bytes when it is known without reading it (None otherwise)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source), name or "the uploaded file"
+        return io.BytesIO(source), name or "the uploaded file", len(source)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.exists():
@@ -93,34 +110,65 @@ def _read_bytes(source, name: str | None) -> tuple[bytes, str]:
         if path.is_dir():
             raise DataError(f"{path} is a folder, not a CSV file; choose a file inside it.")
         try:
-            return path.read_bytes(), name or path.name
+            return path.open("rb"), name or path.name, path.stat().st_size
         except OSError as e:
             raise DataError(f"{path} cannot be read ({e.strerror}); check its permissions.") from None
     if hasattr(source, "read"):  # an open binary file, io.BytesIO, Streamlit's UploadedFile
-        if hasattr(source, "seek"):
-            source.seek(0)
-        data = source.read()
-        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        return data, name or Path(str(getattr(source, "name", None) or "the uploaded file")).name
+        name = name or Path(str(getattr(source, "name", None) or "the uploaded file")).name
+        if not hasattr(source, "seek"):
+            data = source.read()
+            return _open_source(data.encode("utf-8") if isinstance(data, str) else data, name)
+        source.seek(0, io.SEEK_END)
+        size = source.tell()
+        source.seek(0)
+        if isinstance(source, io.TextIOBase):
+            return io.BytesIO(source.read().encode("utf-8")), name, None
+        return source, name, size
     raise TypeError(f"load_csv needs a path, bytes or a binary file, not {type(source).__name__}")
 
 
-def _unpack(data: bytes, name: str) -> bytes:
-    """Unzip gzip (found by its magic bytes, not the name), refuse binary files, drop a UTF-8 BOM."""
-    if not data:
-        raise DataError(f"{name} is empty (0 bytes); {EMPTY}.")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            raise DataError(f"{name} is a damaged or truncated gzip file; download it again, "
-                            "or unpack it and use the .csv.") from None
-    elif name.lower().endswith(".gz"):
+def _read_text(stream, name: str, size: int | None, max_rows: int | None) -> bytes:
+    """The file's text (gunzipped when it is gzip, found by its magic bytes), read as a stream.
+
+    Reading stops, with one sentence, as soon as a line is longer than any Kaggle line can be, the
+    row cap is passed, or the text outgrows max_csv_bytes(max_rows): memory stays within that
+    bound whatever the compression ratio. Binary files, images, zips and PDFs are refused too.
+    """
+    bound = None if max_rows is None else max_csv_bytes(max_rows)
+    if bound is not None and size is not None and size > bound:
+        raise DataError(f"{name} is {size / 2**20:,.1f} MB, more than a CSV of {_plural(max_rows, 'row')} (the "
+                        f"cap on this host) can be ({bound / 2**20:,.1f} MB); {_row_cap_hint()}.")
+    is_gzip = stream.read(2) == b"\x1f\x8b"
+    stream.seek(0)
+    if not is_gzip and name.lower().endswith(".gz"):
         raise DataError(f"{name} is named .gz but is not gzip-compressed; rename it to .csv, "
                         "or compress it with gzip.")
-    for magic, (what, hint) in MAGIC.items():
-        if data.startswith(magic):
-            raise DataError(f"{name} is {what}, not a CSV text file; {hint}.")
+    reader = gzip.GzipFile(fileobj=stream, mode="rb") if is_gzip else stream
+    lines = _LineGuard(name, max_rows)
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        while chunk := reader.read(READ_CHUNK):
+            if not chunks:
+                _check_magic(chunk, name)
+            chunks.append(chunk)
+            total += len(chunk)
+            problem = lines.check(chunk)
+            if problem is None and bound is not None and total > bound:
+                problem = (f"{name} unpacks to more than {bound / 2**20:,.1f} MB of text, more than a "
+                           f"CSV of {_plural(max_rows, 'row')} (the cap on this host) can hold; {_row_cap_hint()}.")
+            if problem:
+                _check_utf8(chunks[0], name, final=False)     # binary data from the start: say that instead
+                raise DataError(problem)
+    except (OSError, EOFError, zlib.error):
+        if not is_gzip:
+            raise DataError(f"{name} cannot be read; check the file and try again.") from None
+        raise DataError(f"{name} is a damaged or truncated gzip file; download it again, "
+                        "or unpack it and use the .csv.") from None
+    data = b"".join(chunks)
+    del chunks
+    if not data:
+        raise DataError(f"{name} is {'empty when unpacked' if is_gzip else 'empty (0 bytes)'}; {EMPTY}.")
     data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
         raise DataError(f"{name} holds no text; {EMPTY}.")
@@ -129,10 +177,64 @@ def _unpack(data: bytes, name: str) -> bytes:
     return data
 
 
-def _check_utf8(data: bytes, name: str) -> None:
-    """DataError if `data` has NUL bytes or is not UTF-8: binary in line 1, else the line named."""
+def _check_magic(first_chunk: bytes, name: str) -> None:
+    """DataError if the text starts like a file people pick by mistake (an image, a zip, a PDF)."""
+    for magic, (what, hint) in MAGIC.items():
+        if first_chunk.startswith(magic):
+            raise DataError(f"{name} is {what}, not a CSV text file; {hint}.")
+
+
+class _LineGuard:
+    """Watches a CSV's text chunk by chunk: every line within its longest possible length (the
+    header MAX_HEADER_BYTES, a data line MAX_LINE_BYTES), and no rows past `max_rows` (blank lines
+    at the very end are allowed). `check(chunk)` returns the sentence for the first problem, or None."""
+
+    def __init__(self, name: str, max_rows: int | None):
+        self.name, self.max_rows = name, max_rows
+        self.lines_done = 0          # lines ended so far (line 1 is the header)
+        self.open_line = 0           # bytes of the line not ended yet
+
+    def _limit(self, line_number: int) -> int:
+        return MAX_HEADER_BYTES if line_number == 1 else MAX_LINE_BYTES
+
+    def _too_long(self, line_number: int) -> str:
+        if line_number == 1:
+            return (f"{self.name}, line 1: is longer than {MAX_HEADER_BYTES:,} characters, far "
+                    "longer than the header label,pixel0,...,pixel783; check that it is a Kaggle CSV.")
+        return (f"{self.name}, line {line_number:,}: is longer than any line of a Kaggle digit file can "
+                f"be ({MAX_LINE_BYTES:,} characters: 785 whole numbers from 0 to 255 and their commas); "
+                "write one digit per line, each line with 785 fields like the header.")
+
+    def check(self, chunk: bytes) -> str | None:
+        ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n"))   # (k,)
+        lengths = np.diff(ends, prepend=-1 - self.open_line) - 1                   # (k,) without \n
+        limits = np.full(len(ends), MAX_LINE_BYTES)
+        if self.lines_done == 0 and len(ends):
+            limits[0] = MAX_HEADER_BYTES
+        too_long = np.flatnonzero(lengths > limits)
+        if len(too_long):
+            return self._too_long(self.lines_done + int(too_long[0]) + 1)
+        first_new_line = self.lines_done + 1
+        self.open_line = len(chunk) - int(ends[-1]) - 1 if len(ends) else self.open_line + len(chunk)
+        self.lines_done += len(ends)
+        if self.open_line > self._limit(self.lines_done + 1):
+            return self._too_long(self.lines_done + 1)
+        if self.max_rows is not None and self.lines_done > self.max_rows + 1:
+            # Lines past the header and max_rows rows may only be blank ones at the end of the file.
+            past_cap = max(0, self.max_rows + 2 - first_new_line)   # first ended line past the cap
+            start = int(ends[past_cap - 1]) + 1 if past_cap else 0
+            if chunk[start:].strip():
+                return (f"{self.name} has more than {self.max_rows:,} rows but the cap on this host is "
+                        f"{self.max_rows:,}; {_row_cap_hint()}.")
+        return None
+
+
+def _check_utf8(data: bytes, name: str, final: bool = True) -> None:
+    """DataError if `data` has NUL bytes or is not UTF-8: binary in line 1, else the line named.
+
+    final=False: `data` is the start of the text, so a character cut in half at its end is fine."""
     try:
-        data.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
         bad = data.find(b"\x00")
     except UnicodeDecodeError as e:
         bad = e.start
@@ -257,19 +359,22 @@ def load_csv(source, *, labelled: bool | None = True, max_rows: int | None = Non
     """Read a Kaggle-layout .csv or .csv.gz from a path, bytes or binary file object.
 
     labelled: True needs `label,pixel0..783`; False needs `pixel0..783`; None accepts either.
-    max_rows: the host's cap on data rows. name: for messages (default: the file's name).
+    max_rows: the host's cap on data rows; reading stops as soon as it is passed (see _read_text).
+    name: for messages (default: the file's name).
     Returns a Dataset: images uint8 (n, 784), labels int64 (n,) or None.
     """
-    data, name = _read_bytes(source, name)
-    header, _, body = _unpack(data, name).partition(b"\n")
+    stream, name, size = _open_source(source, name)
+    try:
+        text = _read_text(stream, name, size, max_rows)
+    finally:
+        if isinstance(source, (str, Path)):
+            stream.close()
+    header, _, body = text.partition(b"\n")
+    del text
     columns = _check_header(header.decode("utf-8").rstrip("\r"), name, labelled)
     body = body.rstrip()  # trailing blank lines
     if not body:
         raise DataError(f"{name} has a header but no data rows; add one line per digit below it.")
-    n_rows = body.count(b"\n") + 1
-    if max_rows is not None and n_rows > max_rows:
-        raise DataError(f"{name} has {_plural(n_rows, 'row')} but the cap on this host is {max_rows:,}; "
-                        "use a smaller file (or raise the cap with the environment variable NN_MAX_ROWS).")
     values = _parse(body, name, columns)
     if columns[0] == "label":
         return Dataset(values[:, 1:].astype(np.uint8), values[:, 0].astype(np.int64), name)

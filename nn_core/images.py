@@ -22,6 +22,7 @@ BOX = 20                         # ... with the digit scaled into a 20 x 20 box
 CENTRE = 14.0                    # ... and its centre of mass at pixel (row 14, column 14)
 MIN_SIDE = 8                     # smaller pictures cannot hold a readable digit
 MAX_SIDE = 4096                  # larger ones are refused before their pixels are decoded
+WORK_SIDE = 1024                 # decoded pictures are scaled down to this many pixels a side
 MAX_BYTES = 20 * 1024 * 1024     # 20 MB
 INK_LEVEL = 0.2                  # after contrast stretching, pixels below 20 % of full ink are background
 MIN_CONTRAST = 24                # darkest and lightest pixel closer than this (of 255): a blank picture
@@ -72,12 +73,23 @@ def read_image(data: bytes, name: str = "the picture") -> np.ndarray:
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise DataError(f"{name} is a damaged or truncated picture; save or export it again.") from None
     if image.mode.startswith("I") or image.mode == "F":   # 16/32-bit grey: rescale, don't clip
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(_shrink(image.convert("F")), dtype=np.float64)
         return np.clip(values * (255 / (255 if values.max() <= 255 else 65535)), 0, 255)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if has_alpha:
-        return flatten_alpha(np.asarray(image.convert("RGBA")))
-    return np.asarray(image.convert("L"), dtype=np.float64)
+        return flatten_alpha(np.asarray(_shrink(image.convert("RGBA"))))
+    return np.asarray(_shrink(image.convert("L")), dtype=np.float64)
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    """The picture scaled down (aspect kept) to at most WORK_SIDE pixels a side.
+
+    A 28x28 digit needs no more, and a 4096 x 4096 picture with transparency (65 KB as a PNG)
+    would take over 1 GB as float64 arrays.
+    """
+    if max(image.size) > WORK_SIDE:
+        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+    return image
 
 
 def _not_an_image(data: bytes, name: str) -> str:

@@ -6,16 +6,20 @@ with weights_only=True for the same reason.
 """
 
 import io
+import math
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .config import ACTIVATION_NAMES, N_INPUTS, N_OUTPUTS
-from .errors import ModelFileError
+from .errors import LimitError, ModelFileError
+from .limits import Limits, limits_from_env
 
 FORMAT = "nn_core-mlp-1"
+FILE_OVERHEAD = 1 << 20    # bytes a model file may hold beyond its numbers: zip and array headers
 
 
 @dataclass
@@ -73,7 +77,100 @@ def model_bytes(params, activation, kind=".npz") -> bytes:
     return buffer.getvalue()
 
 
-def _read_npz(data: bytes, name: str) -> SavedModel:
+def max_model_bytes(limits: Limits) -> int:
+    """The largest model file within the host's caps: every parameter as float64, plus headers."""
+    return limits.max_params * 8 + FILE_OVERHEAD
+
+
+def _too_big(name: str, what: str, size: int, limits: Limits) -> LimitError:
+    bound = max_model_bytes(limits)
+    return LimitError(f"{name}{what} {size / 2**20:,.1f} MB, more than a model within this server's cap "
+                      f"of {limits.max_params:,} parameters can be ({bound / 2**20:,.1f} MB); use a "
+                      "smaller model, or raise the cap with the environment variable NN_MAX_PARAMS.")
+
+
+def _check_zip_sizes(data: bytes, name: str, limits: Limits, unreadable: str) -> None:
+    """Refuse an archive whose parts claim to unpack to more than a model within the caps can be,
+    before any part is unpacked. unreadable: the message for a file that is not a zip at all."""
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ModelFileError(unreadable) from None
+    bound = max_model_bytes(limits)
+    for info in infos:
+        if info.file_size > bound:
+            raise _too_big(name, f": its part {_shown(info.filename)} claims to unpack to", info.file_size, limits)
+    total = sum(info.file_size for info in infos)
+    if total > bound:
+        raise _too_big(name, "'s parts claim to unpack to", total, limits)
+
+
+def _shown(text: str) -> str:
+    """A part name as it can be quoted in a one-line message."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def check_caps(shapes: list, limits: Limits, name: str) -> None:
+    """shapes: [(W shape, b shape), ...], W as (fan_in, fan_out). LimitError if the network is over
+    the host's caps on hidden layers, their widths or parameters (NN_MAX_LAYERS / _WIDTH / _PARAMS)."""
+    hidden = len(shapes) - 1
+    if hidden > limits.max_layers:
+        raise LimitError(f"{name} has {hidden} hidden layers, over this server's cap of {limits.max_layers} "
+                         "(NN_MAX_LAYERS); use a model with fewer layers, or raise the cap with "
+                         "the environment variable NN_MAX_LAYERS.")
+    for i, (w_shape, _) in enumerate(shapes[:-1], start=1):
+        width = w_shape[-1] if w_shape else 0
+        if width > limits.max_width:
+            raise LimitError(f"{name}: hidden layer {i} has {width:,} units, over this server's cap of "
+                             f"{limits.max_width:,} (NN_MAX_WIDTH); use a narrower model, or raise the "
+                             "cap with the environment variable NN_MAX_WIDTH.")
+    n_params = sum(math.prod(w_shape) + math.prod(b_shape) for w_shape, b_shape in shapes)
+    if n_params > limits.max_params:
+        raise LimitError(f"{name} has {n_params:,} parameters, over this server's cap of "
+                         f"{limits.max_params:,} (NN_MAX_PARAMS); use a smaller model, or raise the "
+                         "cap with the environment variable NN_MAX_PARAMS.")
+
+
+def _npz_headers(data: bytes, name: str) -> dict:
+    """{array name: (shape, dtype)} of every .npy part, read from the headers alone (no data)."""
+    unreadable = (f"{name} is not a readable .npz model file (it may be corrupt or truncated); "
+                  "save the model again.")
+    headers = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as part:
+                    version = np.lib.format.read_magic(part)
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read_header is None:
+                        raise ModelFileError(unreadable)
+                    shape, _, dtype = read_header(part)
+                headers[info.filename[:-len(".npy")]] = (shape, dtype)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+        if isinstance(e, ModelFileError):
+            raise
+        raise ModelFileError(unreadable) from None
+    return headers
+
+
+def _read_npz(data: bytes, name: str, limits: Limits) -> SavedModel:
+    headers = _npz_headers(data, name)      # headers only: safe whatever sizes the parts claim
+    if any(dtype.hasobject for _, dtype in headers.values()):
+        raise ModelFileError(f"{name} holds Python objects (pickle), which this app refuses to load "
+                             "because they can run code; save the model again with this app.")
+    n_layers = sum(1 for k in headers if k.startswith("W") and k[1:].isdigit())
+    layers = [(headers[f"W{i}"][0], headers.get(f"b{i}", ((),))[0]) for i in range(n_layers)
+              if f"W{i}" in headers]
+    if layers:
+        check_caps(layers, limits, name)
+    declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype in headers.values())
+    if declared > max_model_bytes(limits):      # arrays that are not layers, or odd dtypes
+        raise _too_big(name, "'s arrays hold", declared, limits)
+    _check_zip_sizes(data, name, limits, f"{name} is not a readable .npz model file (it may be corrupt "
+                                         "or truncated); save the model again.")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -83,7 +180,6 @@ def _read_npz(data: bytes, name: str) -> SavedModel:
     except Exception:
         raise ModelFileError(f"{name} is not a readable .npz model file (it may be corrupt or "
                              "truncated); save the model again.") from None
-    n_layers = sum(1 for k in arrays if k.startswith("W") and k[1:].isdigit())
     try:
         # max(..., 1): a file with no W arrays at all is "no 'W0' array", not a 0-layer model.
         params = [(arrays[f"W{i}"], arrays[f"b{i}"]) for i in range(max(n_layers, 1))]
@@ -94,12 +190,14 @@ def _read_npz(data: bytes, name: str) -> SavedModel:
     return SavedModel(params, activation)
 
 
-def _read_pt(data: bytes, name: str) -> SavedModel:
+def _read_pt(data: bytes, name: str, limits: Limits) -> SavedModel:
     try:
         import torch
     except ImportError:
         raise ModelFileError(f"{name} is a PyTorch file and PyTorch is not installed; install it "
                              "(pip install torch==2.13.0) or use the .npz version.") from None
+    _check_zip_sizes(data, name, limits, f"{name} is not a readable PyTorch model file (it may be "
+                                         "corrupt); save the model again.")
     try:
         obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:
@@ -113,7 +211,7 @@ def _read_pt(data: bytes, name: str) -> SavedModel:
     if not isinstance(state, dict):
         raise ModelFileError(f"{name} does not hold a state_dict; save the model again with this app.")
     activation = obj.get("activation", "relu") if isinstance(obj, dict) else "relu"
-    params = []
+    tensors = []
     for i in range(len(state)):
         w, b = state.get(f"linears.{i}.weight"), state.get(f"linears.{i}.bias")
         if w is None or b is None:
@@ -121,26 +219,39 @@ def _read_pt(data: bytes, name: str) -> SavedModel:
         if not (isinstance(w, torch.Tensor) and isinstance(b, torch.Tensor)):
             raise ModelFileError(f"{name}: linears.{i} holds {type(w).__name__} / {type(b).__name__} "
                                  "values instead of tensors, so it is not a model saved by this app.")
+        tensors.append((w, b))
+    if not tensors:
+        raise ModelFileError(f"{name} has no linears.N.weight / linears.N.bias tensors, so it is not "
+                             "a model saved by this app.")
+    check_caps([(tuple(reversed(w.shape)), tuple(b.shape)) for w, b in tensors], limits, name)
+    params = []
+    for i, (w, b) in enumerate(tensors):
         try:
             params.append((w.detach().numpy().T.copy(), b.detach().numpy().copy()))
         except (TypeError, RuntimeError):  # e.g. bfloat16, which NumPy has no type for
             raise ModelFileError(f"{name}: linears.{i} holds {w.dtype} tensors, which this app cannot "
                                  "read; save the model as float32 or float64.") from None
-    if not params:
-        raise ModelFileError(f"{name} has no linears.N.weight / linears.N.bias tensors, so it is not "
-                             "a model saved by this app.")
     return SavedModel(params, str(activation))
 
 
 READERS = {".npz": _read_npz, ".pt": _read_pt}
 
 
-def load_model(source, name: str | None = None) -> SavedModel:
-    """source: a path, bytes, or a binary file object (an upload). Checks that the layers chain up."""
+def load_model(source, name: str | None = None, limits: Limits | None = None) -> SavedModel:
+    """source: a path, bytes, or a binary file object (an upload).
+
+    limits: the host's caps (default: from the environment). The file's size, its zip parts' claimed
+    sizes and its arrays' shapes are checked against them before any weights are read; then the
+    layers must chain from 784 inputs to 10 outputs. Raises ModelFileError or LimitError.
+    """
+    limits = limits_from_env() if limits is None else limits
     if isinstance(source, (str, Path)):
         path = Path(source)
         name = name or path.name
         try:
+            size = path.stat().st_size
+            if size > max_model_bytes(limits):
+                raise _too_big(name, " is", size, limits)
             data = path.read_bytes()
         except OSError as e:
             raise ModelFileError(f"cannot read model file {path}: {e.strerror or e}.") from None
@@ -149,6 +260,8 @@ def load_model(source, name: str | None = None) -> SavedModel:
         name = name or getattr(source, "name", "the model file")
     if not data:
         raise ModelFileError(f"{name} is empty; choose a model file saved by this app.")
+    if len(data) > max_model_bytes(limits):
+        raise _too_big(name, " is", len(data), limits)
     is_zip = data[:4] == b"PK\x03\x04"
     kind = Path(name).suffix.lower()
     if kind not in READERS:
@@ -157,7 +270,7 @@ def load_model(source, name: str | None = None) -> SavedModel:
     if not is_zip:
         raise ModelFileError(f"{name} is not a model file (it is not a .npz or .pt archive); "
                              "choose a file saved by this app.")
-    model = READERS[kind](data, name)
+    model = READERS[kind](data, name, limits)
     _check_shapes(model, name)
     return model
 

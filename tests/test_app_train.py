@@ -156,7 +156,7 @@ def test_bad_settings_show_one_error_and_keep_the_runs():
         ({"hidden": "abc"}, "hidden layer size 'abc' is not a whole number"),
         ({"hidden": "-5"}, "hidden layer size -5 must be at least 1"),
         ({"hidden": "100000"}, "widest layer: 100,000 is over this server's cap of"),
-        ({"hidden": "16", "lr": 0.0}, "learning rate 0.0 is outside (0, 100]"),
+        ({"hidden": "16", "lr": 0.0}, "learning rate 0 is outside (0, 100]"),
     ]
     for settings, message in cases:
         set_settings(at, **settings)

@@ -8,7 +8,7 @@ import pytest
 
 from nn_core import data
 from nn_core.data import (
-    DATA_DIR, IMAGE_SIDE, N_CLASSES, N_PIXELS, SHIPPED_SAMPLE, Dataset, find_datasets, load_csv,
+    DATA_DIR, IMAGE_SIDE, N_CLASSES, N_PIXELS, SHIPPED_SAMPLE, Dataset, find_datasets, load_csv, max_csv_bytes,
     load_shipped_sample, make_split, one_hot, scale_pixels, stratified_split,
 )
 from nn_core.errors import ConfigError, DataError
@@ -159,7 +159,7 @@ def test_max_rows_cap():
     with pytest.raises(DataError) as excinfo:
         load_csv(content, max_rows=5, name="big.csv")
     message = message_of(excinfo)
-    assert "big.csv has 10 rows" in message and "cap on this host is 5" in message
+    assert "big.csv has more than 5 rows" in message and "cap on this host is 5" in message
     assert "smaller file" in message and "NN_MAX_ROWS" in message
 
 
@@ -256,3 +256,10 @@ def test_subsample_keeps_each_digits_share_and_respects_the_cap():
     assert "1,000-row sample" in small.name
     assert data.subsample(full, 1000, seed=0).labels.tolist() == small.labels.tolist()
     assert data.subsample(full, 10_000) is full
+
+
+def test_a_file_bigger_than_the_row_cap_allows_is_refused_by_its_size_and_blank_lines_at_the_end_count_not():
+    content = small_csv(range(10)).encode()
+    assert len(load_csv(content + b"\n" * 5, max_rows=10)) == 10          # blank lines past the cap
+    with pytest.raises(DataError, match=r"^big.csv is 0\.0 MB, more than a CSV of 1 row \(the cap on this host\)"):
+        load_csv(content + b" " * max_csv_bytes(1), max_rows=1, name="big.csv")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import re
 import sys
 
 import numpy as np
@@ -13,7 +14,7 @@ from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
 from nn_core.errors import ModelFileError, UserError
 from nn_core.init import init_params
-from nn_core.model_io import load_model, model_bytes, save_model
+from nn_core.model_io import load_model, model_bytes, save_model, save_npz
 from nn_core.numpy_mlp import NumpyMLP
 from nn_core.trainer import initial_params, make_twin, train
 
@@ -154,3 +155,25 @@ def test_without_torch_pt_files_get_a_clear_error_and_npz_still_loads(monkeypatc
     with pytest.raises(ModelFileError, match=r"PyTorch is not installed.*use the \.npz version"):
         load_model(MODELS_DIR / "valid.pt")
     assert load_model(MODELS_DIR / "valid.npz").layer_sizes == VALID_LAYER_SIZES
+
+
+def test_the_hosts_caps_hold_for_a_loaded_model():
+    """Layers, widths and parameters over the caps are refused from the shapes, naming the cap."""
+    from nn_core.errors import LimitError
+    from nn_core.limits import Limits
+    rng = np.random.default_rng(0)
+
+    def model(*sizes):
+        buffer = io.BytesIO()
+        save_npz(buffer, [(rng.normal(size=(a, b)), np.zeros(b)) for a, b in zip(sizes, sizes[1:])], "relu")
+        return buffer.getvalue()
+
+    cases = [(model(784, *[4] * 3, 10), Limits(max_layers=2), "has 3 hidden layers, over this server's cap of 2 (NN_MAX_LAYERS)"),
+             (model(784, 40, 10), Limits(max_width=32), "hidden layer 1 has 40 units, over this server's cap of 32 (NN_MAX_WIDTH)"),
+             (model(784, 40, 10), Limits(max_params=1000), "has 31,810 parameters, over this server's cap of 1,000 (NN_MAX_PARAMS)")]
+    for data, limits, expected in cases:
+        with pytest.raises(LimitError, match=re.escape(expected)):
+            load_model(data, name="m.npz", limits=limits)
+    assert load_model(model(784, 40, 10), name="m.npz", limits=Limits()).layer_sizes == (784, 40, 10)
+    with pytest.raises(LimitError, match=r"^m\.npz is 1\.\d MB, more than a model within this server's cap of 1,000 "):
+        load_model(model(784, 200, 10), name="m.npz", limits=Limits(max_params=1000))   # the size, first
