@@ -4,8 +4,8 @@ Prints
   1. the time from a click on "Train both" to the first NumPy point in the loss chart, in a real
      browser (headless Chromium driving the real server; goal < 1 s), and
   2. the training throughput (samples/s) of each twin with the charts live in the browser, against
-     the same run headless (nn_core.run.Run, as the CLI drives it, with the same thread caps) in a
-     plain Python process. Runs alternate, headless / browser / headless / ..., because the
+     the same run headless (nn_core.run.Run, as the CLI drives it, with the same trainer processes
+     and thread caps) from a plain Python process. Runs alternate, headless / browser / headless / ..., because the
      machine's load drifts; each browser run is compared with the mean of its two neighbours
      (goal >= 0.8).
 
@@ -33,7 +33,7 @@ from app_support.train_settings import settings_from_config, settings_to_query  
 from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import load_shipped_sample, make_split  # noqa: E402
 from nn_core.run import Run, run_to_end  # noqa: E402
-from nn_core.threads import configured_threads, limit_threads  # noqa: E402
+from nn_core.threads import configured_threads  # noqa: E402
 from streamlit_server import launch_chromium, run_streamlit_server, wait_script_idle  # noqa: E402
 from test_browser_train import NUMPY_LOSS_POINTS, open_train_page  # noqa: E402
 
@@ -50,9 +50,8 @@ def throughput(records: pd.DataFrame) -> dict:
 
 
 def headless(config: TrainConfig) -> dict:
-    """Train both twins with no app at all, in this process, as the server would (same threads)."""
-    import torch  # noqa: F401  (so limit_threads caps torch too)
-    limit_threads(configured_threads())        # what the server does at start-up
+    """Train both twins with no app at all, through the same Run and trainer processes the server
+    uses (same thread caps: each worker applies NN_THREADS)."""
     split = make_split(load_shipped_sample(), config.val_fraction, config.seed)
     run = run_to_end(Run(config, split, impls=TWINS))
     assert run.status == "done", run.messages()

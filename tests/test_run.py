@@ -327,7 +327,7 @@ def test_many_runs_leave_only_the_pools_workers_and_no_memory_behind(full):
             run = Run(LONG.replace(seed=i), full, pool=pool).start()   # not kept: may be freed
             refs.append(weakref.ref(run))
             if i % 2:                                       # half of them get as far as training
-                wait_for(lambda: all(counts(run).values()) or run.finished)
+                wait_for(lambda run=run: all(counts(run).values()) or run.finished)
             run.stop()
             assert run.join(timeout=10)
             assert run.status == STOPPED, run.messages()
