@@ -116,6 +116,8 @@ def train_job(conn, job: Job, split) -> str | None:
         twin = make_twin(job.impl, job.config, job.params0, device=job.device)
     except ImportError:
         return TORCH_MISSING
+    except Exception as e:  # e.g. a device that cannot be used
+        return f"the {job.impl} twin could not start: {type(e).__name__}: {e}"
     outbox = Outbox(conn, twin)
 
     def wait_turn() -> bool:
