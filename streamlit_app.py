@@ -5,15 +5,7 @@ Run it with: streamlit run streamlit_app.py
 
 import streamlit as st
 
-from app_support import sidebar, state
-
 st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
-
-# Once per server process: the trainer processes start in the background now (they import torch,
-# this process never does), so they are ready by the time someone clicks Train (state.trainer_pool).
-# The shipped digits are loaded here too, so the first run does not wait for them.
-state.trainer_pool()
-state.shipped_dataset()
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -27,8 +19,21 @@ pages = [
 ]
 page = st.navigation(pages)
 
-dataset = state.current_dataset()
-st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
-sidebar.show_run_status()
 
-page.run()
+def after_the_page():
+    """The sidebar's status lines, and, once per server process, the trainer processes (started in
+    the background: they import torch, this process never does) and the shipped digits.
+
+    Done after the page, so that on a fresh server the first visitor sees the page before NumPy,
+    pandas and the engine are imported here (about a second on a small machine)."""
+    from app_support import sidebar, state
+    state.trainer_pool()
+    dataset = state.current_dataset()
+    st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
+    sidebar.show_run_status()
+
+
+try:
+    page.run()
+finally:            # also after a page that ends early (st.stop)
+    after_the_page()

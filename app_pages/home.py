@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import state, teaching
+from app_support import teaching
 
 st.title("One network, two twins")
 st.markdown(
@@ -14,6 +14,8 @@ st.markdown(
     f"backpropagation is right; the tiny gap that remains ({teaching.GAP_FLOAT32}) is rounding: "
     f"{teaching.PRECISION}."
 )
+
+from app_support import state  # noqa: E402  (here, not above: the first page of a fresh server shows at once)
 
 dataset = state.current_dataset()
 st.info(f"**Data in use:** {dataset.name} · {teaching.plural(len(dataset), 'handwritten digit')} (28×28 pixels). "

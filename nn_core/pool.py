@@ -123,7 +123,9 @@ class WorkerPool:
         self.max_runs = max_runs or self.size
         self._context = multiprocessing.get_context("forkserver")
         preload = ["nn_core.forkserver_setup", "nn_core.worker"]
-        self._context.set_forkserver_preload(preload + (["nn_core.torch_twin"] if preload_torch else []))
+        # torch.optim imports torch._dynamo at the first optimizer built (1.8 s here): once, here too.
+        torch_modules = ["nn_core.torch_twin", "torch._dynamo"]
+        self._context.set_forkserver_preload(preload + (torch_modules if preload_torch else []))
         self._cond = threading.Condition()
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
@@ -250,6 +252,8 @@ class WorkerPool:
             self._closed = True
             workers = [*self._idle, *self._busy]
             self._idle, self._busy = [], set()
+        for worker in workers:          # all at once: each takes a moment to exit
+            worker.send(("quit",))
         for worker in workers:
             worker.retire(timeout=1.0)
 
