@@ -167,18 +167,18 @@ with st.container(border=True):
     c1.selectbox("Activation", ACTIVATION_NAMES, key=WIDGET + "activation", help=ts.HELP["activation"])
     c1.selectbox("Initialisation", INIT_NAMES, key=WIDGET + "init", help=ts.HELP["init"])
     c2.selectbox("Optimizer", OPTIMIZER_NAMES, key=WIDGET + "optimizer", help=ts.HELP["optimizer"])
-    # No min_value: the browser would keep the old value while showing the typed one. Any number
-    # reaches the page, whose check (below) names it, and Train refuses it.
+    # No min_value on the number fields: the browser would keep the old value while showing the
+    # typed one. Any number reaches the page, whose check (below) names it, and Train refuses it.
     c2.number_input("Learning rate", step=0.01, format="%g", key=WIDGET + "lr", help=ts.HELP["lr"])
-    c2.number_input("Batch size (0 = full batch)", min_value=0, step=16, key=WIDGET + "batch_size",
+    c2.number_input("Batch size (0 = full batch)", step=16, key=WIDGET + "batch_size",
                     help=ts.HELP["batch_size"])
-    c3.number_input("Epochs", min_value=1, step=1, key=WIDGET + "epochs",
+    c3.number_input("Epochs", step=1, key=WIDGET + "epochs",
                     help=f"Passes over the training rows (this server allows up to {limits.max_epochs}).")
-    c3.number_input("L2 weight decay", min_value=0.0, step=1e-4, format="%g", key=WIDGET + "l2",
+    c3.number_input("L2 weight decay", step=1e-4, format="%g", key=WIDGET + "l2",
                     help=ts.HELP["l2"])
-    c3.number_input("Dropout", min_value=0.0, step=0.05, format="%g", key=WIDGET + "dropout",
+    c3.number_input("Dropout", step=0.05, format="%g", key=WIDGET + "dropout",
                     help=ts.HELP["dropout"])
-    c4.number_input("Seed", min_value=0, step=1, key=WIDGET + "seed", help=ts.HELP["seed"])
+    c4.number_input("Seed", step=1, key=WIDGET + "seed", help=ts.HELP["seed"])
     c4.toggle("float64", key=WIDGET + "float64", help=ts.HELP["float64"])
 
 settings = settings_now()

@@ -157,6 +157,11 @@ def test_bad_settings_show_one_error_and_keep_the_runs():
         ({"hidden": "-5"}, "hidden layer size -5 must be at least 1"),
         ({"hidden": "100000"}, "widest layer: 100,000 is over this server's cap of"),
         ({"hidden": "16", "lr": 0.0}, "learning rate 0 is outside (0, 100]"),
+        ({"lr": 0.1, "epochs": -5}, "epochs must be at least 1, got -5."),
+        ({"epochs": 1, "batch_size": -16}, "batch size must be 0 (full batch) or a positive number, got -16."),
+        ({"batch_size": 64, "l2": -0.001}, "L2 weight decay -0.001 is outside [0, 10]"),
+        ({"l2": 0.0, "dropout": 1.5}, "dropout 1.5 is outside [0, 1)"),
+        ({"dropout": 0.0, "seed": -1}, "seed must be 0 or a positive whole number, got -1."),
     ]
     for settings, message in cases:
         set_settings(at, **settings)
@@ -165,7 +170,7 @@ def test_bad_settings_show_one_error_and_keep_the_runs():
         assert len(errors(at)) == 1 and message in errors(at)[0], (settings, errors(at))
         assert len(at.session_state[RUNS]) == 1          # nothing started, nothing lost
         assert at.dataframe[0].value["run"].tolist() == ["run 1"]
-    set_settings(at, lr=0.1)
+    set_settings(at, seed=0)
     assert errors(at) == []
 
 
