@@ -51,8 +51,19 @@ def softmax(logits):
 
 def cross_entropy(logits, labels):
     """Mean over the batch of -log p[label]: the same number torch.nn.CrossEntropyLoss gives."""
+    return mean_negative_log_likelihood(log_softmax(logits), labels)
+
+
+def mean_negative_log_likelihood(log_p, labels):
+    """Mean over the batch of -log p[label], from log-probabilities (batch, 10)."""
+    return float(-log_p[np.arange(len(labels)), labels].sum() / len(labels))
+
+
+def cross_entropy_and_softmax(logits, labels):
+    """(cross_entropy(logits, labels), softmax(logits)) from one log-softmax: a training step needs
+    both, the loss to report and the probabilities for its gradient."""
     log_p = log_softmax(logits)
-    return float(-log_p[np.arange(len(labels)), labels].mean())
+    return mean_negative_log_likelihood(log_p, labels), np.exp(log_p)
 
 
 def cross_entropy_grad(probs, labels):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .dropout import dropout_masks
-from .functional import cross_entropy
+from .functional import cross_entropy, cross_entropy_and_softmax, cross_entropy_grad
 from .init import init_params
 from .numpy_mlp import NumpyMLP
 from .optim import OPTIMIZERS
@@ -58,18 +58,21 @@ def epoch_order(seed: int, epoch: int, n_rows: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n_rows)
 
 
-def layer_diagnostics(grads_w, grads_b, weights_before, weights_after):
-    """Per-layer norms from NumPy arrays; see Record for what each list means."""
-    def norm(a):
-        a = a.ravel()
-        return float(np.sqrt(np.dot(a, a)))
-    grad = [math.hypot(norm(gw), norm(gb)) for gw, gb in zip(grads_w, grads_b)]
+def layer_diagnostics(grads_w, grads_b, weights, updates):
+    """Per-layer norms from NumPy arrays (see Record): gradients dW, db, weights W after the step,
+    and the step's updates W_before - W_after as the optimizer reported them. No copy of the
+    weights from before the step is needed: ||W_before||^2 = ||W + U||^2 = ||W||^2 + 2 W.U + ||U||^2."""
+    def dot(a, b):
+        return float(np.dot(a.ravel(), b.ravel()))
+    grad = [math.sqrt(dot(gw, gw) + dot(gb, gb)) for gw, gb in zip(grads_w, grads_b)]
     sizes = [gw.size + gb.size for gw, gb in zip(grads_w, grads_b)]
-    w_norm = [norm(w) for w in weights_after]
-    update = [norm(after - before) / max(norm(before), 1e-12)
-              for before, after in zip(weights_before, weights_after)]
+    w_squared = [dot(W, W) for W in weights]
+    u_squared = [dot(U, U) for U in updates]
+    before = [math.sqrt(max(ww + 2 * dot(W, U) + uu, 0.0))
+              for W, U, ww, uu in zip(weights, updates, w_squared, u_squared)]
     return {"grad_norm": grad, "grad_norm_scaled": [g / math.sqrt(n) for g, n in zip(grad, sizes)],
-            "weight_norm": w_norm, "update_ratio": update}
+            "weight_norm": [math.sqrt(ww) for ww in w_squared],
+            "update_ratio": [math.sqrt(uu) / max(b, 1e-12) for uu, b in zip(u_squared, before)]}
 
 
 def step_masks(config: TrainConfig, step: int, batch: int):
@@ -85,23 +88,29 @@ class NumpyTwin:
         self.model = NumpyMLP(params, config.activation)
         self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
         self.steps = 0   # training steps taken: picks each step's shared dropout masks
+        # Reused every step: a fresh (784, n) dW per step is costly (benchmarks/profile_numpy_step.py).
+        self.grads = [np.empty_like(p) for p in self.model.parameters]
 
     def batches(self, x, y, order, batch_size):
+        """The rows copied once into this epoch's order (one contiguous array), then cut into
+        slices: each batch is a view of that copy, nothing is gathered or copied per step."""
+        x_ordered, y_ordered = x[order], y[order]
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            yield x[rows], y[rows]
+            yield x_ordered[start:start + batch_size], y_ordered[start:start + batch_size]
 
     def train_step(self, xb, yb, diagnose=False):
         model = self.model
-        before = [W.copy() for W in model.weights] if diagnose else None
         self.steps += 1
         masks = step_masks(self.config, self.steps, len(yb))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, logits, grads = model.loss_and_grads(xb, yb, self.config.l2, masks)
-            self.optimizer.step(model.parameters, grads)
-        n_correct = int((logits.argmax(axis=1) == yb).sum())
-        diag = layer_diagnostics(grads[0::2], grads[1::2], before, model.weights) if diagnose else None
-        return loss, n_correct, diag
+            logits, cache = model.forward(xb, masks)                       # (B, 10)
+            loss, probs = cross_entropy_and_softmax(logits, yb)            # one log-softmax for both
+            grads = model.backprop(cross_entropy_grad(probs, yb), cache, self.config.l2, out=self.grads)
+            updates = self.optimizer.step(model.parameters, grads)         # what each parameter moved
+        n_correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
+        if not diagnose:
+            return loss, n_correct, None
+        return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2])
 
     def evaluate(self, x, y):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -159,15 +168,15 @@ def train(twin, split, config: TrainConfig, *, max_seconds=math.inf, wait_turn=N
             t0 = time.perf_counter()
             xb, yb = next(batches)
             loss, n_correct, diag = twin.train_step(xb, yb, diagnose=step % config.diag_every == 0)
-            busy += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            busy += t1 - t0
             step += 1
             samples += len(yb)
             seen += len(yb)
             correct += n_correct
             record = Record(twin.impl, step, epoch, samples, loss, correct / seen,
                             samples_per_s=samples / busy if busy > 0 else 0.0,
-                            step_time=time.perf_counter() - t0,
-                            wall_time=time.perf_counter() - start, **(diag or {}))
+                            step_time=t1 - t0, wall_time=t1 - start, **(diag or {}))
             if not math.isfinite(loss) or loss > EXPLODED_LOSS:
                 shown = "NaN/inf" if not math.isfinite(loss) else f"{loss:.3g} (it exploded)"
                 yield finish(record, "diverged", f"the loss became {shown} at step {step}; "
