@@ -88,15 +88,27 @@ class NumpyTwin:
         self.model = NumpyMLP(params, config.activation)
         self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
         self.steps = 0   # training steps taken: picks each step's shared dropout masks
-        # Reused every step: a fresh (784, n) dW per step is costly (benchmarks/profile_numpy_step.py).
+        # Reused every step / epoch: fresh big arrays cost more than filling these (profile_numpy_step.py).
         self.grads = [np.empty_like(p) for p in self.model.parameters]
+        self.ordered = None
 
     def batches(self, x, y, order, batch_size):
         """The rows copied once into this epoch's order (one contiguous array), then cut into
-        slices: each batch is a view of that copy, nothing is gathered or copied per step."""
-        x_ordered, y_ordered = x[order], y[order]
+        slices: each batch is a view of that copy (until the next epoch's copy overwrites it), so
+        nothing is gathered or copied per step."""
+        x_ordered, y_ordered = self._ordered_copy(x, y, order)
         for start in range(0, len(order), batch_size):
             yield x_ordered[start:start + batch_size], y_ordered[start:start + batch_size]
+
+    def _ordered_copy(self, x, y, order):
+        """x[order], y[order], written into the arrays of the last epoch's copy when they fit."""
+        if self.ordered is None or self.ordered[0].shape != (len(order), *x.shape[1:]) \
+                or self.ordered[0].dtype != x.dtype:
+            self.ordered = np.empty((len(order), *x.shape[1:]), x.dtype), np.empty(len(order), y.dtype)
+        x_ordered, y_ordered = self.ordered
+        np.take(x, order, axis=0, out=x_ordered, mode="clip")   # "clip": no hidden temporary copy
+        np.take(y, order, out=y_ordered, mode="clip")           # (order only holds valid rows)
+        return x_ordered, y_ordered
 
     def train_step(self, xb, yb, diagnose=False):
         model = self.model
