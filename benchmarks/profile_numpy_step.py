@@ -30,13 +30,13 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from nn_core.bench import time_training_loop  # noqa: E402
 from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import Split  # noqa: E402
-from nn_core.functional import cross_entropy_and_softmax, cross_entropy_grad, log_softmax  # noqa: E402
+from nn_core.functional import cross_entropy_and_grad, log_softmax  # noqa: E402
 from nn_core.optim import apply_updates  # noqa: E402
 from nn_core.trainer import Record, epoch_order, initial_params, layer_diagnostics, make_twin  # noqa: E402
 from reference_mlp import ReferenceMLP  # noqa: E402
 
 ROWS, EPOCHS, DIAG_EVERY = 3200, 2, 5
-STAGES = ("batch", "forward", "loss and softmax", "backward", "optimizer", "accuracy", "diagnostics")
+STAGES = ("batch", "forward", "loss and its gradient", "backward", "optimizer", "accuracy", "diagnostics")
 # The stages below are train_step's (nn_core/trainer.py, NumpyTwin), timed one by one.
 
 
@@ -73,9 +73,9 @@ def staged_epochs(config, x, y, fresh_copy=False, fresh_grads=False, fresh_updat
             t.append(time.perf_counter())
             logits, cache = model.forward(xb)
             t.append(time.perf_counter())
-            loss, probs = cross_entropy_and_softmax(logits, yb)
+            loss, dZ = cross_entropy_and_grad(logits, yb)
             t.append(time.perf_counter())
-            grads = model.backprop(cross_entropy_grad(probs, yb), cache, out=None if fresh_grads else twin.grads)
+            grads = model.backprop(dZ, cache, out=None if fresh_grads else twin.grads)
             t.append(time.perf_counter())
             before = [W.copy() for W in model.weights] if weight_copies and steps % DIAG_EVERY == 0 else None
             if fresh_updates:
@@ -156,7 +156,7 @@ def profile_ops(batch_size):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             pass
     ops = [("log_softmax (B, 10)", lambda: log_softmax(logits)),
-           ("cross_entropy_and_softmax (B, 10)", lambda: cross_entropy_and_softmax(logits, labels)),
+           ("cross_entropy_and_grad (B, 10)", lambda: cross_entropy_and_grad(logits, labels)),
            ("row max (B, 10), axis 1", lambda: logits.max(axis=1, keepdims=True)),
            ("ReLU np.maximum(Z, 0), (B, 128)", lambda: np.maximum(Z, 0)),
            ("column sum (db), (B, 128)", lambda: Z.sum(axis=0)),

@@ -51,19 +51,20 @@ def softmax(logits):
 
 def cross_entropy(logits, labels):
     """Mean over the batch of -log p[label]: the same number torch.nn.CrossEntropyLoss gives."""
-    return mean_negative_log_likelihood(log_softmax(logits), labels)
-
-
-def mean_negative_log_likelihood(log_p, labels):
-    """Mean over the batch of -log p[label], from log-probabilities (batch, 10)."""
+    log_p = log_softmax(logits)
     return float(-log_p[np.arange(len(labels)), labels].sum() / len(labels))
 
 
-def cross_entropy_and_softmax(logits, labels):
-    """(cross_entropy(logits, labels), softmax(logits)) from one log-softmax: a training step needs
-    both, the loss to report and the probabilities for its gradient."""
+def cross_entropy_and_grad(logits, labels):
+    """A training step's loss and its gradient from one log-softmax: (cross_entropy(logits, labels),
+    cross_entropy_grad(softmax(logits), labels)), the second of shape (batch, 10)."""
     log_p = log_softmax(logits)
-    return mean_negative_log_likelihood(log_p, labels), np.exp(log_p)
+    rows = np.arange(len(labels))
+    loss = float(-log_p[rows, labels].sum() / len(labels))
+    grad = np.exp(log_p)                       # softmax
+    grad[rows, labels] -= 1
+    grad /= len(labels)
+    return loss, grad
 
 
 def cross_entropy_grad(probs, labels):

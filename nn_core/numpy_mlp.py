@@ -73,7 +73,8 @@ class NumpyMLP:
             _, Z_prev, A_out, mask = cache[layer - 1]
             if mask is not None:
                 dA_prev *= mask
-            dZ = dA_prev * deriv(Z_prev, A_out)
+            dA_prev *= deriv(Z_prev, A_out)                     # dZ_prev = dA_prev * f'(Z_prev)
+            dZ = dA_prev
         return grads
 
     def loss_and_grads(self, X, labels, l2=0.0, masks=None):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .dropout import dropout_masks
-from .functional import cross_entropy, cross_entropy_and_softmax, cross_entropy_grad
+from .functional import cross_entropy, cross_entropy_and_grad
 from .init import init_params
 from .numpy_mlp import NumpyMLP
 from .optim import OPTIMIZERS
@@ -60,19 +60,19 @@ def epoch_order(seed: int, epoch: int, n_rows: int) -> np.ndarray:
 
 def layer_diagnostics(grads_w, grads_b, weights, updates):
     """Per-layer norms from NumPy arrays (see Record): gradients dW, db, weights W after the step,
-    and the step's updates W_before - W_after as the optimizer reported them. No copy of the
+    and the step's updates U = W_before - W_after as the optimizer reported them. No copy of the
     weights from before the step is needed: ||W_before||^2 = ||W + U||^2 = ||W||^2 + 2 W.U + ||U||^2."""
     def dot(a, b):
         return float(np.dot(a.ravel(), b.ravel()))
-    grad = [math.sqrt(dot(gw, gw) + dot(gb, gb)) for gw, gb in zip(grads_w, grads_b)]
-    sizes = [gw.size + gb.size for gw, gb in zip(grads_w, grads_b)]
-    w_squared = [dot(W, W) for W in weights]
-    u_squared = [dot(U, U) for U in updates]
-    before = [math.sqrt(max(ww + 2 * dot(W, U) + uu, 0.0))
-              for W, U, ww, uu in zip(weights, updates, w_squared, u_squared)]
-    return {"grad_norm": grad, "grad_norm_scaled": [g / math.sqrt(n) for g, n in zip(grad, sizes)],
-            "weight_norm": [math.sqrt(ww) for ww in w_squared],
-            "update_ratio": [math.sqrt(uu) / max(b, 1e-12) for uu, b in zip(u_squared, before)]}
+    layers = []
+    for gw, gb, W, U in zip(grads_w, grads_b, weights, updates):
+        ww, wu, uu = dot(W, W), dot(W, U), dot(U, U)        # W and U first: the step just touched them
+        before = math.sqrt(max(ww + 2 * wu + uu, 0.0))
+        grad = math.sqrt(dot(gw, gw) + dot(gb, gb))
+        layers.append((grad, grad / math.sqrt(gw.size + gb.size), math.sqrt(ww),
+                       math.sqrt(uu) / max(before, 1e-12)))
+    grad, scaled, weight, update = (list(column) for column in zip(*layers))
+    return {"grad_norm": grad, "grad_norm_scaled": scaled, "weight_norm": weight, "update_ratio": update}
 
 
 def step_masks(config: TrainConfig, step: int, batch: int):
@@ -116,8 +116,8 @@ class NumpyTwin:
         masks = step_masks(self.config, self.steps, len(yb))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits, cache = model.forward(xb, masks)                       # (B, 10)
-            loss, probs = cross_entropy_and_softmax(logits, yb)            # one log-softmax for both
-            grads = model.backprop(cross_entropy_grad(probs, yb), cache, self.config.l2, out=self.grads)
+            loss, dZ = cross_entropy_and_grad(logits, yb)                  # dZ = d loss / d logits
+            grads = model.backprop(dZ, cache, self.config.l2, out=self.grads)
             updates = self.optimizer.step(model.parameters, grads)         # what each parameter moved
         n_correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
         if not diagnose:

@@ -46,3 +46,30 @@ def test_numpy_batches_are_slices_of_one_ordered_copy():
     np.testing.assert_array_equal(np.concatenate([yb for _, yb in batches]), order)
     assert all(xb.flags.c_contiguous and not np.shares_memory(xb, x) for xb, _ in batches)
     assert np.shares_memory(batches[0][0].base, batches[-1][0])     # one copy per epoch, not per batch
+
+
+def test_loss_and_gradient_from_one_log_softmax_match_the_separate_functions():
+    from nn_core.functional import cross_entropy, cross_entropy_and_grad, cross_entropy_grad, softmax
+    rng = np.random.default_rng(2)
+    logits, labels = rng.normal(scale=5, size=(7, 10)), rng.integers(0, 10, 7)
+    loss, grad = cross_entropy_and_grad(logits, labels)
+    assert loss == pytest.approx(cross_entropy(logits, labels), rel=1e-15)
+    np.testing.assert_allclose(grad, cross_entropy_grad(softmax(logits), labels), rtol=1e-12, atol=1e-15)
+
+
+def test_twin_step_equals_the_lesson_path():
+    """train_step (buffers, one log-softmax) moves the weights exactly as loss_and_grads + SGD would."""
+    config = TrainConfig(hidden=(16, 8), optimizer="sgd", lr=0.1, dtype="float64", l2=1e-3).validated()
+    params0 = initial_params(config)
+    twin = make_twin("numpy", config, params0)
+    lesson = make_twin("numpy", config, params0).model
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, y = rng.random((20, 784)), rng.integers(0, 10, 20)
+        loss, _, _ = twin.train_step(x, y)
+        expected_loss, _, grads = lesson.loss_and_grads(x, y, config.l2)
+        for p, g in zip(lesson.parameters, grads):
+            p -= config.lr * g
+        assert loss == pytest.approx(expected_loss, rel=1e-12)
+        for a, b in zip(twin.model.parameters, lesson.parameters):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
