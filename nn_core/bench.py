@@ -45,10 +45,12 @@ def training_flops_per_sample(layer_sizes) -> int:
     return 2 * forward + input_grads
 
 
-def matmul_peak(size=1024, repeats=5, dtype="float32") -> dict:
+def matmul_peak(size=512, repeats=20, dtype="float32") -> dict:
     """This machine's matrix-multiply speed, measured here (in this process, with its BLAS thread
     cap): the best of `repeats` products of two (size, size) matrices, 2 * size^3 operations each.
-    {"gflops", "size", "repeats", "dtype", "threads"} (threads: BLAS's, None if unknown)."""
+    One product takes a few milliseconds, so on a busy machine some of them still run uninterrupted
+    and the best one shows the hardware. {"gflops", "size", "repeats", "dtype", "threads"}
+    (threads: BLAS's, None if unknown)."""
     from .threads import blas_threads
     rng = np.random.default_rng(0)
     a, b = (rng.random((size, size), dtype=np.float64).astype(dtype) for _ in range(2))
