@@ -56,6 +56,7 @@ def test_limit_sentence_reads_the_share_of_the_peak():
     assert sentence == ("Batch 64: NumPy reaches 62% of the measured peak, so the matrix multiplies limit it; "
                         "PyTorch reaches 21% of the measured peak, so per-call overhead limits it.")
     assert bench.limit_sentence(16, {"numpy": 0.3}).endswith("per-call overhead limits it.")
+    assert bench.limit_sentence(256, {"numpy": 0.4}).endswith("the matrix multiplies limit it.")
 
 
 def test_matmul_peak_is_a_measurement():
