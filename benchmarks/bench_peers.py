@@ -167,7 +167,7 @@ def main() -> int:
                 ratio = medians[clock, twin, batch_size] / medians[clock, peer, batch_size]
                 passed &= ratio >= goal or clock != "wall clock"
                 print(f"{'PASS' if ratio >= goal else 'FAIL'} ({clock}): {twin} / {peer} at batch {batch_size} "
-                      f"= {ratio:.2f} (goal >= {goal})")
+                      f"= {ratio:.3f} (goal >= {goal})")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if passed else 1
 
