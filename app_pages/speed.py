@@ -1,4 +1,5 @@
-"""Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network."""
+"""Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network, and how
+close each twin gets to this machine's measured matrix-multiply peak (GFLOP/s, % of peak)."""
 
 import os
 
@@ -35,15 +36,34 @@ def threads_note(counts: dict) -> str:
             "A machine busy with other work tilts it too.")
 
 
-def ratio_frame(rows) -> pd.DataFrame:
-    """Per batch size: each twin's median samples/s on the CPU and NumPy ÷ PyTorch."""
-    cpu_rows = [r for r in rows if not r["device"].startswith("cuda")]
-    return pd.DataFrame([{
-        "batch size": entry["batch_size"],
-        "NumPy samples/s": None if entry["numpy"] is None else round(entry["numpy"]),
-        "PyTorch (CPU) samples/s": None if entry["torch"] is None else round(entry["torch"]),
-        "NumPy ÷ PyTorch": None if entry["ratio"] is None else f"{entry['ratio']:.2f}×",
-    } for entry in bench.ratio_table(cpu_rows)])
+@st.cache_resource(show_spinner="Measuring this machine's matrix-multiply speed in a trainer process…")
+def measured_peak() -> dict:
+    """This server's matrix-multiply peak, measured once per server in a trainer process (where the
+    twins are timed, with the same thread caps); see nn_core.bench.matmul_peak."""
+    return state.trainer_pool().call(bench.matmul_peak)
+
+
+CPU_TWINS = {"numpy": "NumPy", "torch": "PyTorch (CPU)"}
+COLUMNS = ["batch size", "NumPy samples/s", "PyTorch (CPU) samples/s", "NumPy ÷ PyTorch",
+           "NumPy GFLOP/s", "NumPy % of peak", "PyTorch (CPU) GFLOP/s", "PyTorch (CPU) % of peak"]
+
+
+def speed_frame(rows, peak) -> pd.DataFrame:
+    """Per batch size, on the CPU: each twin's median samples/s, GFLOP/s and share of the measured
+    peak, and NumPy ÷ PyTorch (blank where a twin was not measured)."""
+    table = {}
+    for row in rows:
+        if row["device"].startswith("cuda"):
+            continue
+        name = CPU_TWINS[row["impl"]]
+        entry = table.setdefault(row["batch_size"], {"batch size": row["batch_size"]})
+        entry[f"{name} samples/s"] = round(row["samples_per_s_median"])
+        entry[f"{name} GFLOP/s"] = round(row["gflops"], 1)
+        entry[f"{name} % of peak"] = f"{bench.peak_share(row, peak):.0%}"
+    for ratio in bench.ratio_table([r for r in rows if not r["device"].startswith("cuda")]):
+        table[ratio["batch_size"]]["NumPy ÷ PyTorch"] = (None if ratio["ratio"] is None
+                                                         else f"{ratio['ratio']:.2f}×")
+    return pd.DataFrame(list(table.values()), columns=COLUMNS)
 
 
 st.title("Speed")
@@ -76,17 +96,28 @@ if submitted:
             if use_cuda:
                 rows += measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
                                 rounds=int(rounds), steps=30, impls=("torch",), device="cuda")
-        st.session_state["speed.result"] = (hidden, rows)
+        st.session_state["speed.result"] = (hidden, rows, measured_peak())
     except (UserError, PoolError) as e:
         st.error(str(e))
 
 if "speed.result" in st.session_state:
-    hidden, rows = st.session_state["speed.result"]
-    st.subheader(f"Network {' → '.join(str(n) for n in (784, *hidden, 10))}")
+    hidden, rows, peak = st.session_state["speed.result"]
+    sizes = (784, *hidden, 10)
+    st.subheader(f"Network {' → '.join(str(n) for n in sizes)}")
     st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
-    st.dataframe(ratio_frame(rows), hide_index=True)
+    st.dataframe(speed_frame(rows, peak), hide_index=True)
     st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
+    st.markdown("**How close to the hardware?** A training step is almost all matrix products: "
+                f"{bench.training_flops_per_sample(sizes):,} floating-point operations per example "
+                "for this network, forward and backward, counted from the layer sizes. Examples/s "
+                "times that is each twin's GFLOP/s (billions of operations per second), set against "
+                "what one large matrix product reaches on this server.")
+    for batch_size, shares in bench.peak_shares(rows, peak).items():
+        st.markdown("- " + bench.limit_sentence(batch_size, shares))
+    label = bench.peak_label(peak)
+    st.caption(label[0].upper() + label[1:] + ", timed in a trainer process once per server: a "
+               "measurement of this machine, not its datasheet figure.")
 
 st.subheader("Why can the from-scratch code be faster?")
 st.markdown(

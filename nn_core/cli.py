@@ -114,7 +114,8 @@ def build_parser() -> Parser:
     grad.add_argument("--l2", type=float, default=0.0, help="(default: %(default)s)")
     grad.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
 
-    bench = commands.add_parser("bench", help="samples/s of the NumPy and torch twins, measured "
+    bench = commands.add_parser("bench", help="samples/s, GFLOP/s and share of this machine's measured "
+                                              "matrix-multiply peak of the NumPy and torch twins, measured "
                                               "alternately on the shipped sample (SGD, float32)")
     bench.add_argument("--batch-sizes", metavar="SIZES", default="64,256", help="(default: %(default)s)")
     bench.add_argument("--rounds", type=int, default=5, help="timed rounds per twin (default: %(default)s)")
@@ -410,7 +411,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 
 def cmd_bench(args) -> int:
-    from .bench import format_report, measure_throughput
+    from .bench import format_report, matmul_peak, measure_throughput
     sizes = parse_sizes(args.batch_sizes)
     hidden = parse_hidden(args.hidden)
     TrainConfig(hidden=hidden).validated(limits_from_env())
@@ -423,7 +424,7 @@ def cmd_bench(args) -> int:
     sample = data.load_shipped_sample()
     rows = measure_throughput(batch_sizes=sizes, hidden=hidden, rounds=args.rounds, steps=args.steps,
                               impls=impls, x=data.scale_pixels(sample.images), y=sample.labels)
-    print(format_report(rows))
+    print(format_report(rows, peak=matmul_peak()))
     return 0
 
 

@@ -52,7 +52,19 @@ def softmax(logits):
 def cross_entropy(logits, labels):
     """Mean over the batch of -log p[label]: the same number torch.nn.CrossEntropyLoss gives."""
     log_p = log_softmax(logits)
-    return float(-log_p[np.arange(len(labels)), labels].mean())
+    return float(-log_p[np.arange(len(labels)), labels].sum() / len(labels))
+
+
+def cross_entropy_and_grad(logits, labels):
+    """A training step's loss and its gradient from one log-softmax: (cross_entropy(logits, labels),
+    cross_entropy_grad(softmax(logits), labels)), the second of shape (batch, 10)."""
+    log_p = log_softmax(logits)
+    rows = np.arange(len(labels))
+    loss = float(-log_p[rows, labels].sum() / len(labels))
+    grad = np.exp(log_p)                       # softmax
+    grad[rows, labels] -= 1
+    grad /= len(labels)
+    return loss, grad
 
 
 def cross_entropy_grad(probs, labels):

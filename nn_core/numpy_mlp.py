@@ -51,25 +51,31 @@ class NumpyMLP:
 
     def backward(self, logits, cache, labels, l2=0.0):
         """Gradients of mean cross-entropy (+ l2/2 * sum ||W||^2) w.r.t. [W0, b0, W1, b1, ...]."""
+        dZ = cross_entropy_grad(softmax(logits), labels)       # (B, 10)
+        return self.backprop(dZ, cache, l2)
+
+    def backprop(self, dZ, cache, l2=0.0, out=None):
+        """The chain rule from the output layer's dZ (B, 10) back to the first layer: the gradients
+        [dW0, db0, dW1, db1, ...], in fresh arrays, or written into `out`'s arrays of those shapes."""
         deriv = DERIVATIVES[self.activation]
-        dZ = cross_entropy_grad(softmax(logits), labels)      # (B, 10)
-        grads = []
+        grads = out or [None] * (2 * len(self.weights))        # filled from the last layer back
         for layer in reversed(range(len(self.weights))):
             A_prev = cache[layer][0]
             W = self.weights[layer]
-            dW = A_prev.T @ dZ                                  # (n_in, n_out)
+            dW = np.matmul(A_prev.T, dZ, out=grads[2 * layer])  # A_prev.T @ dZ: (n_in, n_out)
             if l2:
                 dW += l2 * W
-            grads.append(dZ.sum(axis=0))                        # db: (n_out,)
-            grads.append(dW)
+            db = dZ.sum(axis=0, out=grads[2 * layer + 1])      # (n_out,)
+            grads[2 * layer], grads[2 * layer + 1] = dW, db
             if layer == 0:
                 break
             dA_prev = dZ @ W.T                                  # (B, n_in)
             _, Z_prev, A_out, mask = cache[layer - 1]
             if mask is not None:
                 dA_prev *= mask
-            dZ = dA_prev * deriv(Z_prev, A_out)
-        return grads[::-1]
+            dA_prev *= deriv(Z_prev, A_out)                     # dZ_prev = dA_prev * f'(Z_prev)
+            dZ = dA_prev
+        return grads
 
     def loss_and_grads(self, X, labels, l2=0.0, masks=None):
         """One forward and backward pass: (loss, logits, grads); masks as in forward()."""

@@ -1,10 +1,19 @@
 """Optimisers for a list of NumPy arrays, with exactly torch.optim's update formulas and defaults.
 
-Each has one method, step(params, grads), which updates the arrays in place. State (momentum buffers,
+Each has one method, step(params, grads), which updates the arrays in place and returns the updates
+it subtracted, one array per parameter (p_before - p_after): how far each parameter moved, without
+keeping a copy of it (valid until the next step, which may reuse them). State (momentum buffers,
 running averages) lives in the optimiser, one array per parameter, created on the first step.
 """
 
 import numpy as np
+
+
+def apply_updates(params, updates):
+    """p <- p - update, in place, for each parameter; returns the updates."""
+    for p, update in zip(params, updates):
+        p -= update
+    return updates
 
 
 class SGD:
@@ -12,10 +21,12 @@ class SGD:
 
     def __init__(self, lr):
         self.lr = lr
+        self.updates = None   # lr * g, written into the same arrays every step (profile_numpy_step.py)
 
     def step(self, params, grads):
-        for p, g in zip(params, grads):
-            p -= self.lr * g
+        if self.updates is None:
+            self.updates = [np.empty_like(p) for p in params]
+        return apply_updates(params, [np.multiply(self.lr, g, out=u) for g, u in zip(grads, self.updates)])
 
 
 class Momentum:
@@ -25,16 +36,19 @@ class Momentum:
     def __init__(self, lr, momentum=0.9, nesterov=False):
         self.lr, self.momentum, self.nesterov = lr, momentum, nesterov
         self.buffers = None
+        self.updates = None   # lr * buf, written into the same arrays every step (profile_numpy_step.py)
 
     def step(self, params, grads):
         if self.buffers is None:
             self.buffers = [g.copy() for g in grads]
+            self.updates = [np.empty_like(p) for p in params]
         else:
             for buf, g in zip(self.buffers, grads):
                 buf *= self.momentum
                 buf += g
-        for p, g, buf in zip(params, grads, self.buffers):
-            p -= self.lr * (g + self.momentum * buf if self.nesterov else buf)
+        directions = ([g + self.momentum * buf for g, buf in zip(grads, self.buffers)] if self.nesterov
+                      else self.buffers)
+        return apply_updates(params, [np.multiply(self.lr, d, out=u) for d, u in zip(directions, self.updates)])
 
 
 class RMSprop:
@@ -47,10 +61,11 @@ class RMSprop:
     def step(self, params, grads):
         if self.square_avg is None:
             self.square_avg = [np.zeros_like(p) for p in params]
-        for p, g, v in zip(params, grads, self.square_avg):
+        for g, v in zip(grads, self.square_avg):
             v *= self.alpha
             v += (1 - self.alpha) * g * g
-            p -= self.lr * g / (np.sqrt(v) + self.eps)
+        return apply_updates(params, [self.lr * g / (np.sqrt(v) + self.eps)
+                                      for g, v in zip(grads, self.square_avg)])
 
 
 class Adam:
@@ -70,12 +85,13 @@ class Adam:
         self.t += 1
         step_size = self.lr / (1 - b1 ** self.t)
         sqrt_bias2 = np.sqrt(1 - b2 ** self.t)
-        for p, g, m, v in zip(params, grads, self.m, self.v):
+        for g, m, v in zip(grads, self.m, self.v):
             m *= b1
             m += (1 - b1) * g
             v *= b2
             v += (1 - b2) * g * g
-            p -= step_size * m / (np.sqrt(v) / sqrt_bias2 + self.eps)
+        return apply_updates(params, [step_size * m / (np.sqrt(v) / sqrt_bias2 + self.eps)
+                                      for m, v in zip(self.m, self.v)])
 
 
 # name -> factory taking the learning rate. MOMENTUM matches the torch side (torch_mlp.TORCH_OPTIMIZERS).

@@ -37,16 +37,20 @@ def limit_threads(n: int) -> None:
         sys.modules["torch"].set_num_threads(n)
 
 
+def blas_threads() -> int | None:
+    """The threads NumPy's BLAS uses now, read from the library itself (None if unknown)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return max(blas) if blas else None
+
+
 def thread_report() -> dict:
     """The thread pools of this process as they are now: {"blas": n or None, "torch": n or None,
     "cuda": bool}. Read from the libraries themselves, not from environment variables."""
-    report = {"blas": None, "torch": None, "cuda": False}
-    try:
-        from threadpoolctl import threadpool_info
-        blas = [pool["num_threads"] for pool in threadpool_info() if pool.get("user_api") == "blas"]
-        report["blas"] = max(blas) if blas else None
-    except ImportError:
-        pass
+    report = {"blas": blas_threads(), "torch": None, "cuda": False}
     try:
         import torch
     except ImportError:

@@ -66,8 +66,8 @@ class TorchTwin:
             def cpu(tensors):
                 return [t.detach().cpu().numpy() for t in tensors]
             diag = layer_diagnostics(cpu(l.weight.grad for l in model.linears),
-                                     cpu(l.bias.grad for l in model.linears),
-                                     cpu(before), cpu(weights))
+                                     cpu(l.bias.grad for l in model.linears), cpu(weights),
+                                     cpu(w0 - w.detach() for w0, w in zip(before, weights)))
         return loss_value, int(correct_value), diag
 
     @torch.no_grad()

@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .dropout import dropout_masks
-from .functional import cross_entropy
+from .functional import cross_entropy, cross_entropy_and_grad
 from .init import init_params
 from .numpy_mlp import NumpyMLP
 from .optim import OPTIMIZERS
@@ -58,18 +58,21 @@ def epoch_order(seed: int, epoch: int, n_rows: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n_rows)
 
 
-def layer_diagnostics(grads_w, grads_b, weights_before, weights_after):
-    """Per-layer norms from NumPy arrays; see Record for what each list means."""
-    def norm(a):
-        a = a.ravel()
-        return float(np.sqrt(np.dot(a, a)))
-    grad = [math.hypot(norm(gw), norm(gb)) for gw, gb in zip(grads_w, grads_b)]
-    sizes = [gw.size + gb.size for gw, gb in zip(grads_w, grads_b)]
-    w_norm = [norm(w) for w in weights_after]
-    update = [norm(after - before) / max(norm(before), 1e-12)
-              for before, after in zip(weights_before, weights_after)]
-    return {"grad_norm": grad, "grad_norm_scaled": [g / math.sqrt(n) for g, n in zip(grad, sizes)],
-            "weight_norm": w_norm, "update_ratio": update}
+def layer_diagnostics(grads_w, grads_b, weights, updates):
+    """Per-layer norms from NumPy arrays (see Record): gradients dW, db, weights W after the step,
+    and the step's updates U = W_before - W_after as the optimizer reported them. No copy of the
+    weights from before the step is needed: ||W_before||^2 = ||W + U||^2 = ||W||^2 + 2 W.U + ||U||^2."""
+    def dot(a, b):
+        return float(np.dot(a.ravel(), b.ravel()))
+    layers = []
+    for gw, gb, W, U in zip(grads_w, grads_b, weights, updates):
+        ww, wu, uu = dot(W, W), dot(W, U), dot(U, U)        # W and U first: the step just touched them
+        before = math.sqrt(max(ww + 2 * wu + uu, 0.0))
+        grad = math.sqrt(dot(gw, gw) + dot(gb, gb))
+        layers.append((grad, grad / math.sqrt(gw.size + gb.size), math.sqrt(ww),
+                       math.sqrt(uu) / max(before, 1e-12)))
+    grad, scaled, weight, update = (list(column) for column in zip(*layers))
+    return {"grad_norm": grad, "grad_norm_scaled": scaled, "weight_norm": weight, "update_ratio": update}
 
 
 def step_masks(config: TrainConfig, step: int, batch: int):
@@ -85,23 +88,41 @@ class NumpyTwin:
         self.model = NumpyMLP(params, config.activation)
         self.optimizer = OPTIMIZERS[config.optimizer](config.lr)
         self.steps = 0   # training steps taken: picks each step's shared dropout masks
+        # Reused every step / epoch: fresh big arrays cost more than filling these (profile_numpy_step.py).
+        self.grads = [np.empty_like(p) for p in self.model.parameters]
+        self.ordered = None
 
     def batches(self, x, y, order, batch_size):
+        """The rows copied once into this epoch's order (one contiguous array), then cut into
+        slices: each batch is a view of that copy (until the next epoch's copy overwrites it), so
+        nothing is gathered or copied per step."""
+        x_ordered, y_ordered = self._ordered_copy(x, y, order)
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
-            yield x[rows], y[rows]
+            yield x_ordered[start:start + batch_size], y_ordered[start:start + batch_size]
+
+    def _ordered_copy(self, x, y, order):
+        """x[order], y[order], written into the arrays of the last epoch's copy when they fit."""
+        if self.ordered is None or self.ordered[0].shape != (len(order), *x.shape[1:]) \
+                or self.ordered[0].dtype != x.dtype:
+            self.ordered = np.empty((len(order), *x.shape[1:]), x.dtype), np.empty(len(order), y.dtype)
+        x_ordered, y_ordered = self.ordered
+        np.take(x, order, axis=0, out=x_ordered, mode="clip")   # "clip": no hidden temporary copy
+        np.take(y, order, out=y_ordered, mode="clip")           # (order only holds valid rows)
+        return x_ordered, y_ordered
 
     def train_step(self, xb, yb, diagnose=False):
         model = self.model
-        before = [W.copy() for W in model.weights] if diagnose else None
         self.steps += 1
         masks = step_masks(self.config, self.steps, len(yb))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss, logits, grads = model.loss_and_grads(xb, yb, self.config.l2, masks)
-            self.optimizer.step(model.parameters, grads)
-        n_correct = int((logits.argmax(axis=1) == yb).sum())
-        diag = layer_diagnostics(grads[0::2], grads[1::2], before, model.weights) if diagnose else None
-        return loss, n_correct, diag
+            logits, cache = model.forward(xb, masks)                       # (B, 10)
+            loss, dZ = cross_entropy_and_grad(logits, yb)                  # dZ = d loss / d logits
+            grads = model.backprop(dZ, cache, self.config.l2, out=self.grads)
+            updates = self.optimizer.step(model.parameters, grads)         # what each parameter moved
+        n_correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
+        if not diagnose:
+            return loss, n_correct, None
+        return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2])
 
     def evaluate(self, x, y):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -159,15 +180,15 @@ def train(twin, split, config: TrainConfig, *, max_seconds=math.inf, wait_turn=N
             t0 = time.perf_counter()
             xb, yb = next(batches)
             loss, n_correct, diag = twin.train_step(xb, yb, diagnose=step % config.diag_every == 0)
-            busy += time.perf_counter() - t0
+            t1 = time.perf_counter()
+            busy += t1 - t0
             step += 1
             samples += len(yb)
             seen += len(yb)
             correct += n_correct
             record = Record(twin.impl, step, epoch, samples, loss, correct / seen,
                             samples_per_s=samples / busy if busy > 0 else 0.0,
-                            step_time=time.perf_counter() - t0,
-                            wall_time=time.perf_counter() - start, **(diag or {}))
+                            step_time=t1 - t0, wall_time=t1 - start, **(diag or {}))
             if not math.isfinite(loss) or loss > EXPLODED_LOSS:
                 shown = "NaN/inf" if not math.isfinite(loss) else f"{loss:.3g} (it exploded)"
                 yield finish(record, "diverged", f"the loss became {shown} at step {step}; "

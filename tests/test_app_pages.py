@@ -218,6 +218,13 @@ def test_speed_page_with_tiny_settings():
     rows = at.session_state["speed.result"][1]
     assert {r["impl"] for r in rows} == {"numpy", "torch"}
     assert at.dataframe[0].value["NumPy ÷ PyTorch"].iloc[0].endswith("×")
+    table = at.dataframe[0].value                      # the roofline: GFLOP/s and share of the peak
+    for twin in ("NumPy", "PyTorch (CPU)"):
+        assert table[f"{twin} GFLOP/s"].iloc[0] > 0
+        assert table[f"{twin} % of peak"].iloc[0].endswith("%")
+    assert any(m.value.startswith("- Batch 16: NumPy reaches") and "PyTorch reaches" in m.value
+               for m in at.markdown)
+    assert any(c.value.startswith("Measured peak: ") and "GFLOP/s" in c.value for c in at.caption)
     from nn_core.threads import thread_report
     counts = state.trainer_pool().call(thread_report)       # where the twins are timed
     assert counts["blas"] == counts["torch"] == 1           # NN_THREADS' default

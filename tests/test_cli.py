@@ -322,6 +322,18 @@ def test_bench_tiny():
     assert sum(line.split()[1:2] in (["numpy"], ["torch"]) for line in lines) == 4
 
 
+def test_bench_prints_the_roofline_columns():
+    result = cli("bench", "--rounds", "1", "--steps", "5", "--batch-sizes", "32", "--hidden", "16")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "GFLOP/s" in lines[0] and "% of peak" in lines[0]
+    for line in lines[1:3]:                                  # numpy, torch: a number and a percentage
+        gflops, share = line.split()[4:6]
+        assert float(gflops) > 0 and share.endswith("%")
+    assert any(line.startswith("measured peak: ") and "GFLOP/s" in line for line in lines)
+    assert any(line.startswith("Batch 32: NumPy reaches") and "PyTorch reaches" in line for line in lines)
+
+
 # ---- one-line errors ---------------------------------------------------------------------------------
 BAD_SETTINGS = [
     (("--hidden", "128,,64"), "empty entry at position 2"),
