@@ -64,7 +64,7 @@ def make_run(pool):
         run.join(timeout=5)
 
 
-def wait_for(condition, timeout=10.0, poll=0.005):
+def wait_for(condition, timeout=30.0, poll=0.005):
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
