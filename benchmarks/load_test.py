@@ -252,14 +252,16 @@ def pss_kib(pid: int) -> int:
     return _proc_kib(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
-def cpu_s(pid: int) -> float:
-    """utime + stime of one process, in seconds (0 if it is gone)."""
+def cpu_s(pid: int, reaped_children: bool = False) -> float:
+    """utime + stime of one process, in seconds (0 if it is gone); with reaped_children, plus the
+    CPU of its children that have ended and been waited for (a trainer process recycled after its
+    50th twin, ...), so that a process tree's sum does not drop when one of them ends."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return sum(int(v) for v in fields[11:15 if reaped_children else 13]) / CLK_TCK
 
 
 def n_threads(pid: int) -> int:
@@ -376,7 +378,8 @@ class CpuGroups:
         mine = set(tree(os.getpid(), kids)) - server
         chromium = {p for p in mine if "chrom" in cmdline(p).split(" ")[0]}
         driver = mine - chromium
-        return {"server": sum(map(cpu_s, server)), "server_main": cpu_s(self.server_pid),
+        return {"server": sum(cpu_s(p, reaped_children=True) for p in server),
+                "server_main": cpu_s(self.server_pid),
                 "chromium": sum(map(cpu_s, chromium)),
                 "driver": sum(map(cpu_s, driver)), "machine": machine_busy_s(),
                 "t": time.monotonic()}
