@@ -98,4 +98,5 @@ def test_app_refuses_the_bomb_with_st_error_and_keeps_everything(app_results, na
 
 def test_app_still_predicts_after_every_bomb(app_results):
     after = app_results["page still works"]
-    assert not after["errors"] and after["says"] and "NumPy says" in after["says"][0], after
+    # The uploaded model still predicts (main labels it "Uploaded .npz model", not NumPy).
+    assert not after["errors"] and after["says"] and " says **" in after["says"][0], after
