@@ -21,8 +21,8 @@ START_ERROR = "train.start_error"   # why the last click on Train did not start 
 SERIES = "train.series"             # run id -> impl -> charts.TwinSeries (records already converted)
 CAUGHT_UP = "train.caught_up"       # id of the last run whose end triggered the full rerun
 WIDGET = "train.w."                 # prefix of the settings widgets' keys
-LIVE_EVERY = 0.5                    # seconds between redraws of the live charts while a run trains
-WEIGHTS_EVERY = 2.0                 # the weight images are bigger: redrawn less often
+LIVE_EVERY = 1.0                    # seconds between redraws of the live curves while a run trains
+SLOW_EVERY = 2.0                    # gradient sizes and weight images change slowly: redrawn less often
 
 STATUS_TEXT = {
     QUEUED: "waiting for a free trainer",
@@ -79,7 +79,8 @@ def on_control(action: str) -> None:
             run.join(timeout=2)     # the threads end within a step: the page then shows "stopped"
 
 
-# ---- the live part: redrawn every LIVE_EVERY seconds while a run is active ----------------------
+# ---- the live part: redrawn every LIVE_EVERY seconds while a run is active (less often when the ----
+# ---- server is busy: charts.redraw_every); gradients and weights every SLOW_EVERY seconds ---------
 def show_status(run, series: dict) -> None:
     status = run.status
     st.markdown(f"#### {run_label(run)}: {STATUS_TEXT[status]}")
@@ -102,9 +103,9 @@ def live_charts(run, polling: bool) -> None:
         show_status(run, series)
 
     left, right = st.columns(2)
-    left.plotly_chart(charts.loss_figure(series), key="train_chart_loss")
+    left.plotly_chart(charts.ready(charts.loss_figure(series)), key="train_chart_loss")
     left.caption(teaching.NOTICE["loss"])
-    right.plotly_chart(charts.accuracy_figure(series), key="train_chart_accuracy")
+    right.plotly_chart(charts.ready(charts.accuracy_figure(series)), key="train_chart_accuracy")
     right.caption(teaching.NOTICE["accuracy"])
 
     left, right = st.columns(2)
@@ -112,14 +113,11 @@ def live_charts(run, polling: bool) -> None:
     if gap is None:
         left.info("The **twin gap** compares the two twins step by step: press **Train both** to see it.")
     else:
-        left.plotly_chart(charts.gap_figure(gap), key="train_chart_gap")
+        left.plotly_chart(charts.ready(charts.gap_figure(gap)), key="train_chart_gap")
         left.caption(teaching.NOTICE[f"gap_{run.config.dtype}"]
                      + f" Identical at {gap.identical:,} of {len(gap.gap):,} steps.")
-    right.plotly_chart(charts.speed_figure(series), key="train_chart_speed")
+    right.plotly_chart(charts.ready(charts.speed_figure(series)), key="train_chart_speed")
     right.caption(teaching.NOTICE["speed"])
-
-    st.plotly_chart(charts.grad_norm_figure(series), key="train_chart_grad")
-    st.caption(teaching.NOTICE["gradients"])
 
     if polling and run.finished and st.session_state.get(CAUGHT_UP) != run.id:
         # One full rerun per run: buttons, run history and sidebar catch up and polling stops. Only
@@ -129,7 +127,16 @@ def live_charts(run, polling: bool) -> None:
         st.rerun()
 
 
-def weight_images(run, polling: bool) -> None:
+def slow_charts(run) -> None:
+    """The charts that change slowly: gradient size per layer, then the first layer's weights."""
+    series = {} if run is None else charts.series_for(run, st.session_state.setdefault(SERIES, {}))
+    st.plotly_chart(charts.ready(charts.grad_norm_figure(series)), key="train_chart_grad")
+    st.caption(teaching.NOTICE["gradients"])
+    if run is not None:
+        weight_images(run)
+
+
+def weight_images(run) -> None:
     st.subheader("What the first layer looks for")
     trained = [impl for impl in run.impls if impl in run.twins]
     if not trained:
@@ -139,7 +146,7 @@ def weight_images(run, polling: bool) -> None:
                     key=f"train.weights_twin.{run.id}")
     first_layer_weights = run.twins[impl].params()[0][0]            # (784, units)
     unit = "unit" if run.config.hidden else "digit"
-    st.plotly_chart(charts.weights_figure(first_layer_weights, unit), key="train_chart_weights")
+    st.plotly_chart(charts.ready(charts.weights_figure(first_layer_weights, unit)), key="train_chart_weights")
     st.caption(teaching.NOTICE["weights"].format(
         unit=unit, shown=charts.tiles_shown_text(first_layer_weights, unit),
         blank=charts.never_inked(run.split.x_train)))
@@ -213,9 +220,9 @@ if not torch_ok:
 if START_ERROR in st.session_state:
     st.error(st.session_state.pop(START_ERROR))
 
-st.fragment(run_every=LIVE_EVERY if active else None)(live_charts)(run, active)
-if run is not None:
-    st.fragment(run_every=WEIGHTS_EVERY if active else None)(weight_images)(run, active)
+busy = state.trainer_pool().runs_here() if active else 0
+st.fragment(run_every=charts.redraw_every(LIVE_EVERY, busy) if active else None)(live_charts)(run, active)
+st.fragment(run_every=charts.redraw_every(SLOW_EVERY, busy) if active else None)(slow_charts)(run)
 
 # ---- run history ------------------------------------------------------------------------------
 all_runs = state.runs()

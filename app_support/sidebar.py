@@ -9,7 +9,7 @@ asks for one full rerun, so every part of the page, and its polling, catches up.
 
 import streamlit as st
 
-from app_support import state
+from app_support import charts, state
 
 SIDEBAR_EVERY = 1.0
 # The Train page's key for "this run's end already triggered its one full rerun" (app_pages/train.py):
@@ -32,5 +32,7 @@ def run_status(run, polling: bool) -> None:
 def show_run_status() -> None:
     run = state.current_run()
     active = run is not None and not run.finished
+    # Less often when the server is busy, like the Train page's live charts (charts.redraw_every).
+    every = charts.redraw_every(SIDEBAR_EVERY, state.trainer_pool().runs_here()) if active else None
     with st.sidebar:
-        st.fragment(run_every=SIDEBAR_EVERY if active else None)(run_status)(run, active)
+        st.fragment(run_every=every)(run_status)(run, active)

@@ -241,6 +241,12 @@ class WorkerPool:
         finally:
             self.release(ticket, [worker])
 
+    def runs_here(self) -> int:
+        """Runs training now plus runs waiting in the queue: how busy the server is (the Train page
+        redraws its live charts less often when many are)."""
+        with self._cond:
+            return len(self._active_runs) + len(self._waiting)
+
     def place(self, run_id) -> int:
         """1 for the next run to start, 2 for the one after, ...; 0 if not waiting."""
         with self._cond:
