@@ -5,7 +5,7 @@ Run it with: streamlit run streamlit_app.py
 
 import streamlit as st
 
-from app_support import sidebar, state
+from app_support import identity, sidebar, state
 
 st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
 
@@ -30,5 +30,9 @@ page = st.navigation(pages)
 dataset = state.current_dataset()
 st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
 sidebar.show_run_status()
+if state.store_problem():
+    st.sidebar.warning(state.store_problem())
+with st.sidebar:
+    identity.keep_in_browser()      # this student's token, kept in a cookie for the next page load
 
 page.run()
