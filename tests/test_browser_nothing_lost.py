@@ -64,6 +64,24 @@ def train_both(page, settings: dict | None = None) -> None:
     main(page).get_by_role("button", name="Train both").click()
 
 
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label` (a react-aria combobox: ArrowDown opens it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = main(page).get_by_test_id("stSelectbox").filter(has_text=label).get_by_role("combobox")
+    for attempt in range(3):
+        wait_script_idle(page)
+        box.click()
+        box.press("ArrowDown")
+        try:
+            page.get_by_role("option", name=option).click(timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
 def last_step(page) -> float:
     return page.evaluate(NUMPY_LOSS_LAST_STEP)
 
@@ -222,9 +240,7 @@ def test_a_server_restart_keeps_finished_runs_with_charts_and_downloads(tmp_path
                 }""")
                 assert points and min(points) > 0, points
 
-                chooser = main(page).get_by_test_id("stSelectbox").filter(has_text="Download the files of")
-                chooser.get_by_role("combobox").press("ArrowDown")            # opens its options
-                page.get_by_role("option", name="run 1").click()
+                choose(page, "Download the files of", "run 1")
                 page.wait_for_timeout(800)
                 wait_script_idle(page)
                 with page.expect_download() as download:
