@@ -21,16 +21,21 @@ page = st.navigation(pages)
 
 
 def after_the_page():
-    """The sidebar's status lines, and, once per server process, the trainer processes (started in
-    the background: they import torch, this process never does) and the shipped digits.
+    """The sidebar's status lines and this student's cookie, and, once per server process, the
+    trainer processes (started in the background: they import torch, this process never does) and
+    the shipped digits.
 
     Done after the page, so that on a fresh server the first visitor sees the page before NumPy,
     pandas and the engine are imported here (about a second on a small machine)."""
-    from app_support import sidebar, state
+    from app_support import identity, sidebar, state
     state.trainer_pool()
     dataset = state.current_dataset()
     st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
     sidebar.show_run_status()
+    if state.store_problem():
+        st.sidebar.warning(state.store_problem())
+    with st.sidebar:
+        identity.keep_in_browser()      # this student's token, kept in a cookie for the next page load
 
 
 try:

@@ -7,17 +7,21 @@ from app_support.uploads import upload_limit_mb
 from nn_core import data as nn_data
 from nn_core import images
 from nn_core.errors import UserError
+from nn_core.store import DatasetRef
 
 PER_CLASS = 8                      # examples per digit in the grid
-UPLOADED = "data.uploaded"         # the last good upload (a Dataset), to switch back to
+UPLOADED = "data.uploaded"         # this session's last good upload: (Dataset, DatasetRef)
 
 
 def dataset_options() -> dict:
-    """Option label -> how to get it: a name in Data/ (str) or the uploaded Dataset."""
-    options = {name: name for name in state.datasets_on_disk()}
+    """Option label -> how to get it: a DatasetRef (a name in Data/, or a remembered upload by
+    hash), or the Dataset of this session's upload when the run store could not keep it."""
+    options = {name: DatasetRef(name) for name in state.datasets_on_disk()}
+    for ref in state.remembered_uploads():
+        options.setdefault(f"uploaded: {ref.name}", ref)
     uploaded = st.session_state.get(UPLOADED)
-    if uploaded is not None:
-        options[f"uploaded: {uploaded.name}"] = uploaded
+    if uploaded is not None and uploaded[1] not in options.values():
+        options[f"uploaded: {uploaded[0].name}"] = uploaded[0]
     return options
 
 
@@ -25,35 +29,42 @@ def on_choose() -> None:
     """Callback of the dataset selectbox: switch this session to the chosen dataset."""
     choice = dataset_options()[st.session_state["data.choice"]]
     st.session_state.pop("data.choice_error", None)
+    uploaded = st.session_state.get(UPLOADED)
+    if uploaded is not None and (choice is uploaded[0] or choice == uploaded[1]):
+        state.use_dataset(*uploaded)          # this session's upload: already read
+        return
     try:
-        dataset = choice if isinstance(choice, nn_data.Dataset) else state.load_dataset_from_disk(choice)
+        dataset = state.dataset_for(choice)
     except UserError as e:
         st.session_state["data.choice_error"] = str(e)
         return
-    state.use_dataset(dataset)
+    state.use_dataset(dataset, choice)
 
 
 def on_upload() -> None:
-    """Callback of the CSV uploader: read and check the file once; use it if it is good."""
+    """Callback of the CSV uploader: read and check the file once; use it if it is good, and
+    remember it (by content hash) so that a reload continues with it."""
     upload = st.session_state.get("data.file")
     st.session_state.pop("data.upload_error", None)
     if upload is None:
         return
+    data = upload.getvalue()
     try:
-        dataset = nn_data.load_csv(upload.getvalue(), max_rows=state.host_limits().max_rows,
-                                   name=upload.name)
+        dataset = nn_data.load_csv(data, max_rows=state.host_limits().max_rows, name=upload.name)
         nn_data.stratified_split(dataset.labels, name=dataset.name)   # can it be trained on?
     except UserError as e:
         st.session_state["data.upload_error"] = str(e)
         return
-    st.session_state[UPLOADED] = dataset
-    state.use_dataset(dataset)
+    ref = state.remember_upload(data, dataset)
+    st.session_state[UPLOADED] = (dataset, ref)
+    state.use_dataset(dataset, ref)
 
 
 def current_label(options: dict, dataset) -> str:
     """The option label of the dataset in use."""
+    in_use = state.current_dataset_ref()
     for label, choice in options.items():
-        if choice is dataset or choice == dataset.name:
+        if choice is dataset or choice == in_use:
             return label
     return next(iter(options))
 
@@ -77,7 +88,10 @@ options = dataset_options()
 st.session_state["data.choice"] = current_label(options, state.current_dataset())
 st.selectbox("Dataset", list(options), key="data.choice", on_change=on_choose,
              help="The shipped sample, any labelled train.csv placed in the Data/ folder, "
-                  "or your last upload.")
+                  "or one of your last uploads (this server remembers them for you).")
+restored = st.session_state.get(state.RESTORED)
+if restored is not None:
+    st.info(f"Continuing with **{restored.name}**, which you uploaded earlier: no need to upload it again.")
 if "data.choice_error" in st.session_state:
     st.error(st.session_state["data.choice_error"])
 

@@ -14,6 +14,7 @@ from nn_core.config import ACTIVATION_NAMES, INIT_NAMES, OPTIMIZER_NAMES
 from nn_core.errors import UserError
 from nn_core.model_io import model_bytes
 from nn_core.run import DIVERGED, DONE, FAILED, LIMIT, PAUSED, QUEUED, RUNNING, STOPPED
+from nn_core.store import INTERRUPTED
 
 SETTINGS = "train.settings"         # the settings' widget values, kept while on other pages
 LINK_WARNING = "train.link_warning"  # what a shared link asked for that could not be used
@@ -33,6 +34,7 @@ STATUS_TEXT = {
     DIVERGED: "diverged",
     LIMIT: "stopped at this server's limit",
     FAILED: "failed",
+    INTERRUPTED: "interrupted by a server restart",
 }
 # How a twin's final message is shown, by the event that ended it.
 MESSAGE_BOX = {"done": st.success, "stopped": st.info, "limit": st.warning, "diverged": st.error}

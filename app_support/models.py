@@ -54,11 +54,13 @@ def _run_source(run) -> ModelSource | None:
     if not models:
         return None
     steps = max((r.step for r in (run.latest(impl) for impl in run.impls) if r), default=0)
-    note = f"the run's own validation split ({len(run.split.y_val):,} digits it never trained on)"
+    split = run.split
+    x_val, y_val = (split.x_val, split.y_val) if len(split.y_val) else (None, None)
+    note = (f"the run's own validation split ({len(split.y_val):,} digits it never trained on)"
+            if x_val is not None else f"no validation digits: {getattr(run, 'split_problem', None)}")
     status = f"{run.status}, step {steps:,}" + (
         "" if run.finished else "; still training, so this page uses a snapshot of its weights taken now")
-    return ModelSource(run.name, models, predictors, run.split.x_val, run.split.y_val, note,
-                       status, run)
+    return ModelSource(run.name, models, predictors, x_val, y_val, note, status, run)
 
 
 def _uploaded_source(label: str, model: SavedModel) -> ModelSource:

@@ -1,12 +1,15 @@
-"""Everything a browser session keeps: its dataset, its runs, its uploaded models.
+"""Everything a student keeps: their dataset, their runs, their uploaded models.
 
-Per-user things live in st.session_state only (module-level variables would be shared by every
-student on the server). What is truly shared and read-only, the shipped dataset and its splits, is
-cached with st.cache_resource and its arrays are marked read-only.
+Per-session things live in st.session_state (module-level variables would be shared by every
+student on the server). A student's runs and datasets outlive the session: they are kept
+server-wide per student token (app_support.identity, nn_core.students) and in the run store
+(nn_core.store, NN_DB), so a reload, a dropped connection or a server restart loses nothing. What is
+truly shared and read-only, the shipped dataset and its splits, is cached with st.cache_resource
+and its arrays are marked read-only.
 """
 
 import os
-from dataclasses import dataclass, field
+import sqlite3
 
 import numpy as np
 import streamlit as st
@@ -17,10 +20,17 @@ from nn_core.errors import UserError
 from nn_core.limits import limits_from_env
 from nn_core.model_io import SavedModel
 from nn_core.run import Run
+from nn_core.store import DEFAULT_PATH, DatasetRef, content_hash, open_store
+from nn_core.students import Students
+
+from . import identity
 
 # session_state keys, namespaced so pages cannot clash.
 DATASET = "app.dataset"          # the nn_core.data.Dataset in use
-RUNS = "app.runs"                # list[Run], oldest first
+RUNS = "app.runs"                # list[Run], oldest first: the student's (nn_core.students)
+RUNS_OF_STUDENT = "app.runs_of_student"   # the list RUNS was set to from the student's runs
+DATASET_REF = "app.dataset_ref"  # nn_core.store.DatasetRef of DATASET (a name, or an upload's hash)
+RESTORED = "app.restored"        # the upload this session continued with, found in the run store
 UPLOADED_MODELS = "app.models"   # dict label -> SavedModel
 
 
@@ -69,11 +79,86 @@ def load_dataset_from_disk(name: str) -> nn_data.Dataset:
 
 
 def current_dataset() -> nn_data.Dataset:
-    return st.session_state.get(DATASET) or shipped_dataset()
+    """The dataset this student uses: the one chosen in this session, else the one they used
+    last (found again in the run store after a reload), else the shipped sample."""
+    dataset = st.session_state.get(DATASET)
+    if dataset is None:
+        dataset = _remembered_dataset() or shipped_dataset()
+        st.session_state[DATASET] = dataset
+    return dataset
 
 
-def use_dataset(dataset: nn_data.Dataset) -> None:
+def current_dataset_ref() -> DatasetRef:
+    """How to find the current dataset again: its name in Data/ (the Data page's label), or an
+    upload's content hash."""
+    dataset = current_dataset()
+    ref = st.session_state.get(DATASET_REF)
+    if ref is None:
+        ref = DatasetRef(nn_data.SHIPPED_KEY if dataset is shipped_dataset() else dataset.name)
+    return ref
+
+
+def _remembered_dataset() -> nn_data.Dataset | None:
+    try:
+        ref = students().store.dataset_of(identity.student())
+        dataset = dataset_for(ref, identity.student()) if ref else None
+    except (UserError, sqlite3.Error):           # gone since: start with the shipped sample
+        return None
+    if dataset is not None:
+        st.session_state[DATASET_REF] = ref
+        if ref.hash:
+            st.session_state[RESTORED] = ref
+    return dataset
+
+
+def dataset_for(ref: DatasetRef, student: str | None = None) -> nn_data.Dataset:
+    """The dataset a reference names: a file in Data/ (or the shipped sample), or one of the
+    student's remembered uploads. Raises UserError (one sentence) if it is no longer there."""
+    if ref.hash:
+        if ref == st.session_state.get(DATASET_REF):
+            return st.session_state[DATASET]
+        read = st.session_state.setdefault("app.uploads_read", {})     # read each upload once
+        if ref.hash not in read:
+            dataset = students().store.upload(student or identity.student(), ref.hash)
+            if dataset is None:
+                raise nn_data.DataError(f"the upload {ref.name} is no longer kept on this server; "
+                                        "upload it again.")
+            read[ref.hash] = dataset
+        return read[ref.hash]
+    if ref.name not in datasets_on_disk():
+        raise nn_data.DataError(f"{ref.name} is no longer in the Data/ folder; choose another dataset.")
+    return load_dataset_from_disk(ref.name)
+
+
+def remembered_uploads() -> list[DatasetRef]:
+    """This student's uploads the run store keeps, newest first (none if it cannot be read)."""
+    try:
+        return students().store.uploads_of(identity.student())
+    except sqlite3.Error:
+        return []
+
+
+def use_dataset(dataset: nn_data.Dataset, ref: DatasetRef | None = None) -> None:
+    """Use `dataset` from now on, in this session and after a reload (remembered by `ref`)."""
     st.session_state[DATASET] = dataset
+    st.session_state.pop(DATASET_REF, None)
+    ref = ref or current_dataset_ref()
+    st.session_state[DATASET_REF] = ref
+    st.session_state.pop(RESTORED, None)
+    try:
+        students().store.set_dataset(identity.student(), ref)
+    except sqlite3.Error as e:
+        students().note_problem(e)
+
+
+def remember_upload(data: bytes, dataset: nn_data.Dataset) -> DatasetRef:
+    """Keep an uploaded dataset for this student (by content hash) so a reload can continue with it."""
+    ref = DatasetRef(dataset.name, content_hash(data))
+    try:
+        students().store.remember_upload(identity.student(), ref.hash, dataset)
+    except sqlite3.Error as e:
+        students().note_problem(e)
+    return ref
 
 
 @st.cache_resource(max_entries=16)
@@ -100,27 +185,63 @@ def split_for(config: TrainConfig, dataset: nn_data.Dataset | None = None) -> nn
     return cache[key]
 
 
-# ---- runs -----------------------------------------------------------------------------------------
-@dataclass
-class _SessionRuns:
-    """Held by a session-scoped resource so that its runs stop when the browser disconnects."""
-    runs: list = field(default_factory=list)
+# ---- runs: server-wide per student, kept in the run store (nn_core.students, nn_core.store) ------
+@st.cache_resource
+def students() -> Students:
+    """Every student's runs on this server, and the run store behind them (NN_DB), opened once.
 
-    def stop_all(self):
-        for run in self.runs:
-            run.stop()
+    Runs that were training when the server last stopped are marked interrupted; old runs pruned.
+    """
+    store, problem = open_store(os.environ.get("NN_DB") or DEFAULT_PATH)
+    limits = host_limits()
+    registry = Students(store, limits, split_loader=_split_of_stored_run)
+    registry.open_problem = problem
+    try:
+        store.mark_interrupted()
+        registry.prune()
+    except sqlite3.Error as e:
+        registry.open_problem = (f"The run store {store.path} cannot be written ({e}); runs are kept "
+                                 "only until the server stops.")
+    return registry
 
 
-@st.cache_resource(scope="session", on_release=_SessionRuns.stop_all)
-def _session_runs() -> _SessionRuns:
-    return _SessionRuns()
+def store_problem() -> str | None:
+    """One sentence when the run store is not working as it should (shown in the sidebar)."""
+    registry = students()
+    return registry.open_problem or registry.save_problem
+
+
+def _split_of_stored_run(ref: DatasetRef, student: str, config: TrainConfig) -> nn_data.Split:
+    return split_for(config, dataset_for(ref, student))
+
+
+class _Page:
+    """This browser session, attached to its student while it lives (see _page_of)."""
+
+    def __init__(self, token: str):
+        self.token, self.students = token, students()
+        self.students.attach(token)
+
+    def leave(self):
+        self.students.detach(self.token)
+
+
+@st.cache_resource(scope="session", on_release=_Page.leave)
+def _page_of(token: str) -> _Page:
+    """Made at a session's first look at its runs, released when its websocket goes away: the
+    student's runs keep training, and stop only if no page of theirs comes back within
+    NN_ORPHAN_SECONDS (nn_core.students)."""
+    return _Page(token)
 
 
 def runs() -> list[Run]:
-    if RUNS not in st.session_state:
-        st.session_state[RUNS] = []
-    holder = _session_runs()
-    holder.runs = st.session_state[RUNS]   # the same list object: stop_all sees every run
+    """This student's runs, oldest first: the same list in every tab and after every reload."""
+    token = identity.student()
+    _page_of(token)
+    mine = students().runs(token)
+    held = st.session_state.get(RUNS)
+    if held is None or held is st.session_state.get(RUNS_OF_STUDENT):   # (not a test's own list)
+        st.session_state[RUNS] = st.session_state[RUNS_OF_STUDENT] = mine
     return st.session_state[RUNS]
 
 
@@ -138,15 +259,9 @@ def start_run(config: TrainConfig, impls=("numpy", "torch")) -> Run:
         raise UserError(f"the dataset has {len(dataset):,} rows, over this server's cap of "
                         f"{limits.max_rows:,} (NN_MAX_ROWS); choose a smaller dataset.")
     split = split_for(config, dataset)
-    all_runs = runs()
-    for old in all_runs:
-        if not old.finished:
-            old.stop()
-    run = Run(config, split, impls=impls, limits=limits, pool=trainer_pool(),
-              name=f"run {len(all_runs) + 1} · {', '.join(impls)} · {dataset.name}")
-    all_runs.append(run)
-    run.start()
-    return run
+    runs()       # attach this page before the run starts
+    return students().start(identity.student(), config, split, impls, current_dataset_ref(),
+                            limits=limits, pool=trainer_pool(), data_name=dataset.name)
 
 
 # ---- models for the other pages --------------------------------------------------------------------

@@ -9,6 +9,7 @@ Runs share the pool's first-come queue: a run waits until enough workers are fre
 """
 
 import itertools
+import logging
 import math
 import threading
 import time
@@ -66,18 +67,22 @@ class Run:
     """Train one or both twins on `split` with `config`, each in a worker process.
 
     records(impl) -> list of nn_core.trainer.Record so far; status; messages(); twins (impl ->
-    TrainedTwin, kept after the run ends for the other pages).
+    TrainedTwin, kept after the run ends for the other pages). run_id: a number the caller chose
+    (the run store's), else the next of this process's own; on_end(run) is called from the run's
+    thread once it has ended and its workers are back in the pool (to save it, for example).
     """
 
     _ids = itertools.count(1)
 
     def __init__(self, config: TrainConfig, split, impls=("numpy", "torch"), limits: Limits | None = None,
-                 pool: WorkerPool | None = None, device=None, name: str | None = None):
+                 pool: WorkerPool | None = None, device=None, name: str | None = None,
+                 run_id: int | None = None, on_end=None):
         self.limits = limits or Limits()
         self.config = config.validated(self.limits)
         self.split = split
         self.impls = tuple(impls)
-        self.id = next(Run._ids)
+        self.id = next(Run._ids) if run_id is None else run_id
+        self.on_end = on_end
         self.name = name or f"run {self.id}"
         self.device = device
         self.pool = pool or default_pool(self.limits, preload_torch="torch" in self.impls)
@@ -88,6 +93,7 @@ class Run:
         self._final = {}                                  # impl -> how that twin ended (a status)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.stop_reason = None                           # why the run was stopped, if not by its user
         self._paused = False
         self._step_tokens = {impl: 0 for impl in self.impls}   # Steps asked before a twin started
         self._training = {}                               # impl -> the Worker training it now
@@ -113,7 +119,10 @@ class Run:
         """While paused, let each twin take exactly one more step."""
         self._control("step")
 
-    def stop(self):
+    def stop(self, reason: str | None = None):
+        """Stop both twins; `reason` replaces "stopped by the user" in their messages."""
+        if reason and not self._stop.is_set():
+            self.stop_reason = reason
         self._stop.set()
         self._control("stop")
 
@@ -167,13 +176,16 @@ class Run:
         return self.status in FINISHED
 
     def queue_place(self) -> int:
-        return 0 if self._admitted else self.pool.place(self.id)
+        return 0 if self._admitted else self.pool.place(self)
 
     def messages(self) -> dict:
         """impl -> the message its last record carried (why it ended), for finished twins."""
         with self._lock:
-            return {impl: recs[-1].message for impl, recs in self._records.items()
-                    if recs and recs[-1].message} | dict(self.errors)
+            said = {impl: recs[-1].message for impl, recs in self._records.items()
+                    if recs and recs[-1].message}
+            if self.stop_reason:
+                said |= {impl: self.stop_reason for impl, ending in self._final.items() if ending == STOPPED}
+            return said | dict(self.errors)
 
     def records(self, impl, start=0):
         """A copy of impl's records from index `start` on (cheap: a list slice under the lock)."""
@@ -201,7 +213,17 @@ class Run:
 
     def _drive(self):
         try:
-            workers = self.pool.acquire(self.id, len(self.impls), self._stop.is_set)
+            self._train()
+        finally:
+            if self.on_end is not None:
+                try:
+                    self.on_end(self)
+                except Exception:           # the caller's hook: logged, the run itself is fine
+                    logging.getLogger(__name__).exception("run %s: on_end failed", self.id)
+
+    def _train(self):
+        try:
+            workers = self.pool.acquire(self, len(self.impls), self._stop.is_set)
         except PoolError as e:
             self._end_all(FAILED, f"the server could not start a trainer process ({e}); try again.")
             return
@@ -215,7 +237,7 @@ class Run:
             self._end_all(FAILED, f"the run failed: {type(e).__name__}: {e}")
         finally:                            # whatever happened, the workers go back to the pool
             self._end_all(FAILED, WORKER_DIED)   # twins left waiting for a worker that died
-            self.pool.release(self.id, workers)
+            self.pool.release(self, workers)
 
     def _assign(self, worker, impl):
         """Send impl's job to worker (the data only if the worker does not hold it already)."""

@@ -8,6 +8,12 @@ import os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
+# The run store (NN_DB) of this test process: a fresh file, never the app's own store/ folder.
+# (Each server that tests/streamlit_server.py starts gets a fresh one of its own, unless told.)
+import tempfile  # noqa: E402
+
+os.environ["NN_DB"] = os.path.join(tempfile.mkdtemp(prefix="nn-test-store-"), "runs.sqlite3")
+
 import pytest  # noqa: E402
 
 from streamlit_server import CHROMIUM  # noqa: E402

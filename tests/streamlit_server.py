@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,7 +85,8 @@ def run_streamlit_server(
     """Serve `app_path` (relative to the repo root, or absolute) with `streamlit run`.
 
     Runs from the repo root, so the repo's .streamlit/config.toml applies. `env` is merged over
-    os.environ. Yields the base URL without a trailing slash once /_stcore/health answers "ok";
+    os.environ; the server gets a fresh run store (NN_DB) unless `env` names one. Yields the base
+    URL without a trailing slash once /_stcore/health answers "ok";
     raises RuntimeError with the server log's tail if that doesn't happen within 60 s. On exit the
     whole process group is stopped; if the `with` body raised, the log tail goes to stderr (pytest
     shows it with the failure).
@@ -105,7 +107,10 @@ def run_streamlit_server(
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
     ]
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # A run store of its own (NN_DB), unless the caller gives one (to restart on the same store).
+    store_dir = tempfile.mkdtemp(prefix="streamlit-store-")
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "NN_DB": os.path.join(store_dir, "runs.sqlite3"),
+                **(env or {})}
 
     fd, log_name = tempfile.mkstemp(prefix="streamlit-server-", suffix=".log")
     log_path = Path(log_name)
@@ -132,6 +137,7 @@ def run_streamlit_server(
         _stop(proc)
         with contextlib.suppress(OSError):
             log_path.unlink()
+        shutil.rmtree(store_dir, ignore_errors=True)
 
 
 def _wait_healthy(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:

@@ -70,7 +70,8 @@ def test_fresh_server_shows_home_fast_and_leaves_no_trainer_process_behind():
                 workers = os.cpu_count()           # NN_WORKERS' default
                 helpers = [pid for pid in session_processes(server) if pid != server]
                 # multiprocessing's forkserver and resource tracker, and the workers, which import torch
-                while sum(has_loaded(pid, "libtorch_cpu") for pid in helpers) < workers:
+                # (the forkserver imports torch too, so wait for every helper, not for a count of torch)
+                while len(helpers) < 2 + workers or sum(has_loaded(pid, "libtorch_cpu") for pid in helpers) < workers:
                     assert time.monotonic() < deadline, "the workers did not start and import torch"
                     time.sleep(0.1)
                     helpers = [pid for pid in session_processes(server) if pid != server]

@@ -8,7 +8,8 @@ One AppTest quirk matters here: every AppTest runs its script under the same fix
 ("test session id"), so a `st.cache_resource(scope="session")` resource is ONE object for all
 AppTest instances of a process. A real server gives each browser tab its own id. So the release
 test below releases that id (exactly what Streamlit's AppSession.shutdown does when a tab's
-websocket goes away) with one AppTest session only.
+websocket goes away) with one AppTest session only. AppTest sends no cookies, so each AppTest
+session is a student of its own (app_support.identity gives it a new token).
 """
 
 import threading
@@ -20,8 +21,12 @@ from streamlit.testing.v1 import AppTest
 
 from app_support import state
 from nn_core.config import TrainConfig
+from nn_core.data import make_split
+from nn_core.limits import Limits
 from nn_core.pool import WorkerPool
 from nn_core.run import Run
+from nn_core.store import DatasetRef, RunStore
+from nn_core.students import Students
 
 torch = pytest.importorskip("torch")
 
@@ -117,42 +122,53 @@ def test_two_sessions_train_at_once_and_see_only_their_own_run(sessions):
     assert run_b.join(timeout=5) and run_b.status == "stopped"
 
 
-def test_releasing_the_session_resource_stops_its_runs(sessions):
+def test_a_released_session_leaves_its_run_training_until_the_grace_period_ends(sessions):
     at = sessions()
     run = start(at, **LONG)
     assert not run.finished and run_threads(run)
+    registry = state.students()
+    token = at.session_state["app.student"]
+    assert registry.pages(token) >= 1
 
     # What Streamlit does when a tab's websocket closes: AppSession.shutdown ->
-    # clear_session_caches -> clear_session_resource_cache(session id) -> on_release(holder).
+    # clear_session_caches -> clear_session_resource_cache(session id) -> on_release(page).
     clear_session_resource_cache(APPTEST_SESSION_ID)
+    assert registry.pages(token) == 0
 
-    assert run.join(timeout=2), "the run's threads did not end within 2 s of the release"
+    # The run no longer stops at once (it did before the run store): a reload can find it again.
+    steps = n_records(run)
+    time.sleep(1.0)
+    assert not run.finished and n_records(run) > steps
+
+    # ... until NN_ORPHAN_SECONDS pass with no page of this student's open.
+    registry.sweep(now=registry.clock() + registry.orphan_seconds + 1)
+    assert run.join(timeout=5), "the run's threads did not end within 5 s of the grace period"
     assert run.status == "stopped" and not run_threads(run)
+    assert all("NN_ORPHAN_SECONDS" in m for m in run.messages().values()), run.messages()
 
 
-def test_session_runs_stop_all_stops_a_real_run_and_its_threads():
-    split = state.shipped_dataset()
-    from nn_core.data import make_split
-    split = make_split(split)
+def test_one_student_leaving_does_not_stop_another_students_run(tmp_path):
+    split = make_split(state.shipped_dataset())
     pool = WorkerPool(4)                 # both runs train at once
-    runs = [Run(TrainConfig(hidden=(16,), epochs=50), split, impls=("numpy", "torch"), pool=pool)
-            for _ in range(2)]
-    for run in runs:
-        run.start()
+    registry = Students(RunStore(tmp_path / "runs.sqlite3"), Limits(orphan_seconds=5), sweep_every=None)
+    runs = {}
     try:
-        deadline = time.monotonic() + 60    # every twin training (a fresh worker may be busy starting)
-        while not all(r.latest(impl) is not None for r in runs for impl in r.impls) \
-                and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert all(run_threads(r) for r in runs)
+        for token in ("alice", "bob"):
+            registry.attach(token)
+            runs[token] = registry.start(token, TrainConfig(hidden=(16,), epochs=50), split,
+                                         ("numpy", "torch"), DatasetRef("shipped"), limits=Limits(), pool=pool)
+        assert registry.runs("alice") == [runs["alice"]] and registry.runs("bob") == [runs["bob"]]
+        registry.detach("alice")
+        registry.sweep(now=registry.clock() + 6)
 
-        state._SessionRuns(runs=runs).stop_all()
-
-        assert all(r.join(timeout=5) for r in runs), "runs still going 5 s after stop_all"
-        assert [r.status for r in runs] == ["stopped", "stopped"]
-        assert not any(run_threads(r) for r in runs)
+        assert runs["alice"].join(timeout=5) and runs["alice"].status == "stopped"
+        steps = n_records(runs["bob"])
+        deadline = time.monotonic() + 10
+        while n_records(runs["bob"]) == steps and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert n_records(runs["bob"]) > steps and not runs["bob"].finished
     finally:
-        for run in runs:
+        for run in runs.values():
             run.stop()
             run.join(timeout=5)
         pool.shutdown()
