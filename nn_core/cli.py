@@ -310,10 +310,10 @@ def cmd_train(args) -> int:
         warn(f"PyTorch is not installed, so only the NumPy twin trains; {INSTALL_TORCH}.")
         impls = ("numpy",)
     targets = save_targets(args.save, args.impl, impls)
-    # The trainer processes start while the CSV loads. Each imports torch only if it trains the
-    # PyTorch twin (about 4 s here), so the NumPy twin starts at once.
-    default_pool(limits, preload_torch=False)
     dataset = data.load_csv(args.data, labelled=True, max_rows=limits.max_rows)
+    # Each trainer process imports torch only if it trains the PyTorch twin (about 4 s here), so
+    # the NumPy twin starts at once.
+    default_pool(limits, preload_torch=False)
     split = data.make_split(dataset, config.val_fraction, config.seed, dtype=config.dtype)
     run = Run(config, split, impls=impls, limits=limits, name="cli")
 
