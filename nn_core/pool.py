@@ -159,12 +159,12 @@ class WorkerPool:
         with self._cond:
             self._starting -= 1
             self.started += 1
-            self._cond.notify_all()
-            if not self._closed:
-                self._start_error = None
-                self._idle.append(worker)
+            if self._closed:
+                worker.retire(0.5)
                 return
-        worker.retire(0.5)                  # the pool closed while this worker started
+            self._start_error = None
+            self._idle.append(worker)
+            self._cond.notify_all()
 
     def pids(self) -> list[int]:
         with self._cond:
@@ -256,9 +256,6 @@ class WorkerPool:
         """Stop every worker (at exit: no trainer process outlives the CLI or the server)."""
         with self._cond:
             self._closed = True
-            # A worker still starting would see its parent vanish mid-handshake (and print a
-            # traceback): let those starts finish; _start_one retires them once the pool is closed.
-            self._cond.wait_for(lambda: self._starting == 0, timeout=10)
             workers = [*self._idle, *self._busy]
             self._idle, self._busy = [], set()
         for worker in workers:          # all at once: each takes a moment to exit
