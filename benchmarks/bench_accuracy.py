@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import load_shipped_sample, make_split  # noqa: E402
-from nn_core.trainer import initial_params, make_twin, train  # noqa: E402
+from nn_core.trainer import train  # noqa: E402
+from nn_core.twins import initial_params, make_twin  # noqa: E402
 
 GOAL_ACC, GOAL_SECONDS = 0.95, 15.0
 

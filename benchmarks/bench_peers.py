@@ -38,7 +38,8 @@ import numpy as np  # noqa: E402
 from nn_core.bench import clocks, matmul_peak, time_training_loop, training_flops_per_sample  # noqa: E402
 from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import load_shipped_sample, make_split  # noqa: E402
-from nn_core.trainer import epoch_order, initial_params, make_twin, train  # noqa: E402
+from nn_core.trainer import epoch_order, train  # noqa: E402
+from nn_core.twins import initial_params, make_twin  # noqa: E402
 from reference_mlp import ReferenceMLP  # noqa: E402
 
 HIDDEN = (128, 64)

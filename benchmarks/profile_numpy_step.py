@@ -32,7 +32,9 @@ from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import Split  # noqa: E402
 from nn_core.functional import cross_entropy_and_grad, log_softmax  # noqa: E402
 from nn_core.optim import apply_updates  # noqa: E402
-from nn_core.trainer import Record, epoch_order, initial_params, layer_diagnostics, make_twin  # noqa: E402
+from nn_core.diagnostics import layer_diagnostics  # noqa: E402
+from nn_core.trainer import Record, epoch_order  # noqa: E402
+from nn_core.twins import initial_params, make_twin  # noqa: E402
 from reference_mlp import ReferenceMLP  # noqa: E402
 
 ROWS, EPOCHS, DIAG_EVERY = 3200, 2, 5

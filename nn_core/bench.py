@@ -22,7 +22,8 @@ import warnings
 import numpy as np
 
 from .config import TrainConfig
-from .trainer import epoch_order, initial_params, make_twin, train
+from .trainer import epoch_order, train
+from .twins import initial_params, make_twin
 
 TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 

@@ -25,3 +25,9 @@ def dropout_masks(p: float, seed: int, step: int, batch: int, widths, dtype) -> 
     rng = np.random.default_rng([seed, step, DROPOUT_STREAM])
     scale = np.asarray(1 / (1 - p), dtype=dtype)
     return [(rng.random((batch, width)) >= p).astype(dtype) * scale for width in widths]
+
+
+def step_masks(config, step: int, batch: int):
+    """The dropout masks of training step `step` of a run with this TrainConfig (NumPy arrays, the
+    same for both twins); None without dropout."""
+    return dropout_masks(config.dropout, config.seed, step, batch, config.hidden, config.dtype)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .data import Dataset, scale_pixels
 from .errors import DataError
+from .numpy_mlp import EVAL_CHUNK
 
 N_CLASSES = 10
 
@@ -38,7 +39,7 @@ def torch_predictor(saved_model, device="cpu"):
     return predict_proba
 
 
-def predict_labels(predict_proba, images: np.ndarray, batch: int = 4096) -> np.ndarray:
+def predict_labels(predict_proba, images: np.ndarray, batch: int = EVAL_CHUNK) -> np.ndarray:
     """images uint8 (n, 784) -> predicted digits int64 (n,), in batches to bound memory."""
     out = [np.asarray(predict_proba(scale_pixels(images[i:i + batch]))).argmax(axis=1)
            for i in range(0, len(images), batch)]

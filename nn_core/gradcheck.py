@@ -91,7 +91,7 @@ def _objective(model, X, y, l2):
 
 def _signs(cache):
     """Which hidden pre-activations are > 0: this pattern picks ReLU's branch for every unit."""
-    return [Z > 0 for _, Z, _, _ in cache[:-1]]
+    return [layer.pre_activation > 0 for layer in cache[:-1]]
 
 
 def _autograd(params, X, y, activation, l2):

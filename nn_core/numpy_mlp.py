@@ -5,9 +5,21 @@ Shapes, for a batch of B images and a layer with n_in inputs and n_out units:
     A_prev (B, n_in) @ W (n_in, n_out) + b (n_out,) = Z (B, n_out);  A = activation(Z)
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .functional import ACTIVATIONS, DERIVATIVES, cross_entropy, cross_entropy_grad, softmax
+
+EVAL_CHUNK = 4096   # rows per forward pass when evaluating or predicting many images: bounds memory
+
+
+class LayerCache(NamedTuple):
+    """What one layer's forward pass keeps for the backward pass (B rows in the batch)."""
+    inputs: np.ndarray                # A_prev (B, n_in): what the layer multiplied by W
+    pre_activation: np.ndarray        # Z (B, n_out) = A_prev @ W + b; the logits for the last layer
+    activation: np.ndarray | None     # f(Z) (B, n_out) before dropout; None for the last layer
+    mask: np.ndarray | None           # the dropout mask (B, n_out) that multiplied f(Z), or None
 
 
 class NumpyMLP:
@@ -31,22 +43,22 @@ class NumpyMLP:
         return [(W.copy(), b.copy()) for W, b in zip(self.weights, self.biases)]
 
     def forward(self, X, masks=None):
-        """X (B, 784) -> logits (B, 10), plus the cache backward() needs: inputs and pre-activations.
+        """X (B, 784) -> logits (B, 10), and one LayerCache per layer for backprop().
 
         masks: None (no dropout: evaluation, or a run without it), or one (B, n_out) array per hidden
         layer from nn_core.dropout.dropout_masks: 0 drops a unit, 1/(1-p) keeps and scales it.
         """
-        act = ACTIVATIONS[self.activation]
-        A = X.astype(self.dtype, copy=False)
-        cache = []  # per hidden layer: (input A_prev, Z, activation(Z), dropout mask or None)
+        f = ACTIVATIONS[self.activation]
+        A = X.astype(self.dtype, copy=False)                # (B, 784)
+        cache = []
         for layer, (W, b) in enumerate(zip(self.weights[:-1], self.biases[:-1])):
-            Z = A @ W + b                            # (B, n_out)
-            A_act = act(Z)
+            Z = A @ W + b                                   # (B, n_in) @ (n_in, n_out) + (n_out,) = (B, n_out)
+            A_out = f(Z)                                    # (B, n_out)
             mask = None if masks is None else masks[layer]
-            cache.append((A, Z, A_act, mask))
-            A = A_act if mask is None else A_act * mask
-        logits = A @ self.weights[-1] + self.biases[-1]   # (B, 10)
-        cache.append((A, None, None, None))
+            cache.append(LayerCache(A, Z, A_out, mask))
+            A = A_out if mask is None else A_out * mask
+        logits = A @ self.weights[-1] + self.biases[-1]     # (B, n_last) @ (n_last, 10) + (10,) = (B, 10)
+        cache.append(LayerCache(A, logits, None, None))     # softmax belongs to the loss, not the layer
         return logits, cache
 
     def backward(self, logits, cache, labels, l2=0.0):
@@ -55,26 +67,27 @@ class NumpyMLP:
         return self.backprop(dZ, cache, l2)
 
     def backprop(self, dZ, cache, l2=0.0, out=None):
-        """The chain rule from the output layer's dZ (B, 10) back to the first layer: the gradients
-        [dW0, db0, dW1, db1, ...], in fresh arrays, or written into `out`'s arrays of those shapes."""
-        deriv = DERIVATIVES[self.activation]
-        grads = out or [None] * (2 * len(self.weights))        # filled from the last layer back
+        """The chain rule, from the last layer back to the first.
+
+        dZ: d loss / d logits (B, 10); cache: forward()'s. Returns [dW0, db0, dW1, db1, ...]: layer
+        l's gradients sit at 2l and 2l + 1, in fresh arrays, or written into `out`'s arrays.
+        """
+        f_prime = DERIVATIVES[self.activation]
+        grads = out if out is not None else [None] * (2 * len(self.weights))
         for layer in reversed(range(len(self.weights))):
-            A_prev = cache[layer][0]
-            W = self.weights[layer]
-            dW = np.matmul(A_prev.T, dZ, out=grads[2 * layer])  # A_prev.T @ dZ: (n_in, n_out)
+            W, A_prev = self.weights[layer], cache[layer].inputs
+            dW = np.matmul(A_prev.T, dZ, out=grads[2 * layer])  # (n_in, B) @ (B, n_out) = (n_in, n_out)
             if l2:
-                dW += l2 * W
-            db = dZ.sum(axis=0, out=grads[2 * layer + 1])      # (n_out,)
+                dW += l2 * W                                    # d(l2/2 ||W||^2) / dW
+            db = dZ.sum(axis=0, out=grads[2 * layer + 1])       # (B, n_out) summed over rows: (n_out,)
             grads[2 * layer], grads[2 * layer + 1] = dW, db
-            if layer == 0:
-                break
-            dA_prev = dZ @ W.T                                  # (B, n_in)
-            _, Z_prev, A_out, mask = cache[layer - 1]
-            if mask is not None:
-                dA_prev *= mask
-            dA_prev *= deriv(Z_prev, A_out)                     # dZ_prev = dA_prev * f'(Z_prev)
-            dZ = dA_prev
+            if layer > 0:                                       # pass the gradient to the layer below
+                below = cache[layer - 1]
+                dA = dZ @ W.T                                   # (B, n_out) @ (n_out, n_in) = (B, n_in)
+                if below.mask is not None:
+                    dA *= below.mask                            # a dropped unit passes no gradient
+                dA *= f_prime(below.pre_activation, below.activation)   # dZ_below = dA * f'(Z_below)
+                dZ = dA
         return grads
 
     def loss_and_grads(self, X, labels, l2=0.0, masks=None):
@@ -83,7 +96,7 @@ class NumpyMLP:
         grads = self.backward(logits, cache, labels, l2)
         return cross_entropy(logits, labels), logits, grads
 
-    def predict_proba(self, X, batch=4096):
+    def predict_proba(self, X, batch=EVAL_CHUNK):
         """X (n, 784) -> class probabilities (n, 10), in chunks to bound memory."""
         out = [softmax(self.forward(X[i:i + batch])[0]) for i in range(0, len(X), batch)]
         return np.concatenate(out) if out else np.zeros((0, self.weights[-1].shape[1]), self.dtype)
@@ -91,4 +104,4 @@ class NumpyMLP:
     def layer_outputs(self, X):
         """Activations of every layer for X (n, 784): [hidden A1, ..., probabilities]."""
         logits, cache = self.forward(X)
-        return [c[2] for c in cache[:-1]] + [softmax(logits)]
+        return [layer.activation for layer in cache[:-1]] + [softmax(logits)]

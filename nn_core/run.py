@@ -22,7 +22,7 @@ from .limits import Limits
 from .model_io import SavedModel
 from .pool import WORKER_DIED, PoolError, WorkerPool, shared_pool, split_key
 from .threads import configured_threads
-from .trainer import initial_params
+from .twins import initial_params
 from .worker import CONTROLS, Job
 
 # Run.status values

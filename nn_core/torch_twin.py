@@ -7,7 +7,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .torch_mlp import TORCH_DTYPES, TORCH_OPTIMIZERS, TorchMLP, default_device
-from .trainer import layer_diagnostics, step_masks
+from .diagnostics import layer_diagnostics
+from .dropout import step_masks
 
 
 class TorchTwin:

@@ -76,7 +76,7 @@ def forward_backward_trace(saved_model, x: np.ndarray, label: int, l2: float = 0
 
     # ---- forward: Z = A W + b, A = f(Z) for each hidden layer, then the output layer's logits
     for layer in range(1, n_layers + 1):
-        A_prev, Z, A, _ = cache[layer - 1]
+        A_prev, Z, A, _ = cache[layer - 1]   # a LayerCache: inputs, pre-activation, f(Z), mask
         W, b = model.weights[layer - 1], model.biases[layer - 1]
         shapes = rf"\underbrace{{A^{{[{layer - 1}]}}}}_{{{_tex_shape(A_prev)}}}\,\underbrace{{W^{{[{layer}]}}}}_{{{_tex_shape(W)}}} + \underbrace{{b^{{[{layer}]}}}}_{{{_tex_shape(b)}}}"
         if layer < n_layers:
@@ -106,7 +106,7 @@ def forward_backward_trace(saved_model, x: np.ndarray, label: int, l2: float = 0
                        dZ, note="only the true digit's entry is negative"))
     deriv = DERIVATIVES[model.activation]
     for layer in range(n_layers, 0, -1):
-        A_prev = cache[layer - 1][0]
+        A_prev = cache[layer - 1].inputs
         W = model.weights[layer - 1]
         dW = A_prev.T @ dZ                                          # (n_in, n_out)
         decay = ""
@@ -125,8 +125,8 @@ def forward_backward_trace(saved_model, x: np.ndarray, label: int, l2: float = 0
         steps.append(_step(f"dA[{layer - 1}]", "backward", layer - 1,
                            rf"dA^{{[{layer - 1}]}} = \underbrace{{dZ^{{[{layer}]}}}}_{{{_tex_shape(dZ)}}}\,\underbrace{{W^{{[{layer}]\top}}}}_{{{_tex_shape(W.T)}}}",
                            dA_prev))
-        _, Z_prev, A_out, _ = cache[layer - 2]
-        dZ = dA_prev * deriv(Z_prev, A_out)
+        below = cache[layer - 2]
+        dZ = dA_prev * deriv(below.pre_activation, below.activation)
         steps.append(_step(f"dZ[{layer - 1}]", "backward", layer - 1,
                            rf"dZ^{{[{layer - 1}]}} = dA^{{[{layer - 1}]}} \odot f'(Z^{{[{layer - 1}]}}), \quad {f_prime_latex}",
                            dZ))

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from .config import TrainConfig
 from .errors import UserError
 from .threads import limit_threads
-from .trainer import make_twin, train
+from .trainer import train
+from .twins import make_twin
 
 NICENESS = 5          # trainer processes yield the CPU to the server (see nn_core.forkserver_setup)
 RECORDS_EVERY = 0.1   # seconds between batches of records sent back while training

@@ -7,7 +7,8 @@ import pytest
 
 from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
-from nn_core.trainer import initial_params, make_twin, train
+from nn_core.trainer import train
+from nn_core.twins import initial_params, make_twin
 
 
 @pytest.mark.parametrize("impl", ["numpy", "torch"])

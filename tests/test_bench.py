@@ -11,7 +11,8 @@ from nn_core.config import TrainConfig
 from nn_core.data import Split
 from nn_core.init import init_params
 from nn_core.numpy_mlp import NumpyMLP
-from nn_core.trainer import NumpyTwin, initial_params, make_twin
+from nn_core.numpy_twin import NumpyTwin
+from nn_core.twins import initial_params, make_twin
 
 
 def test_flops_of_a_small_network_by_hand():

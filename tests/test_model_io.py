@@ -16,7 +16,8 @@ from nn_core.errors import ModelFileError, UserError
 from nn_core.init import init_params
 from nn_core.model_io import load_model, model_bytes, save_model, save_npz
 from nn_core.numpy_mlp import NumpyMLP
-from nn_core.trainer import initial_params, make_twin, train
+from nn_core.trainer import train
+from nn_core.twins import initial_params, make_twin
 
 torch = pytest.importorskip("torch")
 

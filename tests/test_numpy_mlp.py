@@ -128,7 +128,7 @@ def test_backward_through_dropout_uses_the_same_mask():
     X, y = pixels(1, np.float64), np.array([3])
     logits, cache = model.forward(X, masks(model, 1, 0.5))
     grads = model.backward(logits, cache, y)
-    dropped = cache[0][3][0] == 0
+    dropped = cache[0].mask[0] == 0
     assert dropped.any() and (~dropped).any()
     assert not grads[0][:, dropped].any() and not grads[1][dropped].any()
     assert not grads[2][dropped, :].any()

@@ -6,7 +6,8 @@ import pytest
 
 from nn_core.config import TrainConfig
 from nn_core.optim import OPTIMIZERS
-from nn_core.trainer import epoch_order, initial_params, make_twin
+from nn_core.trainer import epoch_order
+from nn_core.twins import initial_params, make_twin
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])

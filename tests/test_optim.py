@@ -10,7 +10,8 @@ import pytest
 from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
 from nn_core.optim import OPTIMIZERS
-from nn_core.trainer import epoch_order, initial_params, make_twin
+from nn_core.trainer import epoch_order
+from nn_core.twins import initial_params, make_twin
 
 torch = pytest.importorskip("torch")
 from nn_core.torch_mlp import TORCH_OPTIMIZERS  # noqa: E402

@@ -19,7 +19,8 @@ from nn_core.limits import Limits
 from nn_core.pool import WorkerPool
 from nn_core.run import (DIVERGED, DONE, FAILED, LIMIT, PAUSED, QUEUED, RUNNING, STOPPED, WORKER_DIED, Run,
                          run_to_end)
-from nn_core.trainer import initial_params, make_twin, train
+from nn_core.trainer import train
+from nn_core.twins import initial_params, make_twin
 
 torch = pytest.importorskip("torch")
 

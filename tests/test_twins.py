@@ -8,7 +8,8 @@ import pytest
 
 from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
-from nn_core.trainer import EXPLODED_LOSS, IMPLS, Record, epoch_order, initial_params, make_twin, train
+from nn_core.trainer import EXPLODED_LOSS, Record, epoch_order, train
+from nn_core.twins import IMPLS, initial_params, make_twin
 
 torch = pytest.importorskip("torch")
 
