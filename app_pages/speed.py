@@ -6,7 +6,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from app_support import figures, state, teaching
+from app_support import figures, server, teaching
 from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
@@ -20,7 +20,7 @@ BATCH_SIZES = [16, 64, 256, 1024]
 def trainer_threads() -> dict:
     """The thread pools of a trainer process, where both twins train and are timed (read there,
     once per server: every worker sets the same NN_THREADS)."""
-    return state.trainer_pool().call(thread_report)
+    return server.trainer_pool().call(thread_report)
 
 
 def threads_note(counts: dict) -> str:
@@ -40,7 +40,7 @@ def threads_note(counts: dict) -> str:
 def measured_peak() -> dict:
     """This server's matrix-multiply peak, measured once per server in a trainer process (where the
     twins are timed, with the same thread caps); see nn_core.bench.matmul_peak."""
-    return state.trainer_pool().call(bench.matmul_peak)
+    return server.trainer_pool().call(bench.matmul_peak)
 
 
 CPU_TWINS = {"numpy": "NumPy", "torch": "PyTorch (CPU)"}
@@ -86,10 +86,10 @@ with st.form("speed.form"):
 if submitted:
     try:
         hidden = parse_hidden(hidden_text)
-        TrainConfig(hidden=hidden).validated(state.host_limits())
+        TrainConfig(hidden=hidden).validated(server.host_limits())
         if not batch_sizes:
             raise UserError("choose at least one batch size.")
-        measure = state.trainer_pool().call     # in a trainer process, where the twins train
+        measure = server.trainer_pool().call     # in a trainer process, where the twins train
         with st.spinner("Timing both twins in a trainer process…"):
             rows = measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
                            rounds=int(rounds), steps=30, device="cpu")
@@ -104,7 +104,7 @@ if "speed.result" in st.session_state:
     hidden, rows, peak = st.session_state["speed.result"]
     sizes = (784, *hidden, 10)
     st.subheader(f"Network {' → '.join(str(n) for n in sizes)}")
-    st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
+    st.plotly_chart(figures.throughput_figure(rows), key="speed.chart")
     st.dataframe(speed_frame(rows, peak), hide_index=True)
     st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
