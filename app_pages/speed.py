@@ -1,8 +1,6 @@
 """Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network, and how
 close each twin gets to this machine's measured matrix-multiply peak (GFLOP/s, % of peak)."""
 
-import os
-
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +9,7 @@ from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
 from nn_core.pool import PoolError
-from nn_core.threads import thread_report
+from nn_core.threads import machine_cores, thread_report
 
 BATCH_SIZES = [16, 64, 256, 1024]
 
@@ -32,7 +30,7 @@ def threads_note(counts: dict) -> str:
             if counts["blas"] == counts["torch"] else "The counts differ, so the comparison tilts.")
     return (f"Both twins are timed in a trainer process of this server, where NumPy's BLAS uses {blas} "
             f"and PyTorch {counts['torch']} CPU thread(s), read from the thread pools themselves "
-            f"(both set by NN_THREADS, default 1; this machine has {os.cpu_count()} cores). {fair} "
+            f"(both set by NN_THREADS, default 1; this server may use {machine_cores()} CPU cores). {fair} "
             "A machine busy with other work tilts it too.")
 
 

@@ -113,7 +113,8 @@ def weight_images(run) -> None:
                     key=f"train.weights_twin.{run.id}")
     first_layer_weights = run.twins[impl].params()[0][0]            # (784, units)
     unit = "unit" if run.config.hidden else "digit"
-    st.plotly_chart(figures.ready(figures.weights_figure(first_layer_weights, unit)), key="train_chart_weights")
+    st.plotly_chart(figures.ready(figures.weights_figure(first_layer_weights, unit)),
+                    key="train_chart_weights")
     st.caption(teaching.NOTICE["weights"].format(
         unit=unit, shown=figures.tiles_shown_text(first_layer_weights, unit),
         blank=series.never_inked(run.split.x_train)))

@@ -70,8 +70,9 @@ def _uploaded_source(label: str, model: SavedModel) -> ModelSource:
     try:
         split = session.split_for(config, dataset)
         x_val, y_val = split.x_val, split.y_val
-        note = (f"the validation split of {dataset.name} ({config.val_fraction * 100:g} %, seed {config.seed}, "
-                f"{len(y_val):,} digits); an uploaded model may have trained on some of them")
+        note = (f"the validation split of {dataset.name} ({config.val_fraction * 100:g} %, "
+                f"seed {config.seed}, {len(y_val):,} digits); an uploaded model may have trained "
+                "on some of them")
     except UserError as e:
         note = f"no validation digits: {e}"
     name = uploaded_name(label)
