@@ -40,8 +40,10 @@ class ModelSource:
 def _run_source(run) -> ModelSource | None:
     """The twins of `run` that have trained at least one step (None if none has)."""
     models, predictors = {}, {}
-    for impl, twin in list(run.twins.items()):
-        if not run.records(impl):
+    twins = dict(run.twins)                   # (a twin's entry appears when its first weights arrive)
+    for impl in run.impls:                    # NumPy first, whichever twin started first
+        twin = twins.get(impl)
+        if twin is None or not run.records(impl):
             continue
         name = TWIN_NAMES.get(impl, impl)
         models[name] = SavedModel(twin.params(), run.config.activation)

@@ -53,9 +53,11 @@ def downloads(run, torch_ok: bool) -> None:
                                   file_name=f"{name}-metrics.csv", mime="text/csv", on_click="ignore",
                                   icon=":material/download:", key=f"train.dl.csv.{run.id}")
     kinds = (".npz", ".pt") if torch_ok else (".npz",)
-    for impl, twin in list(run.twins.items()):
+    twins = dict(run.twins)                   # (a twin's entry appears when its first weights arrive)
+    trained = [impl for impl in run.impls if impl in twins]      # NumPy first, whichever started first
+    for impl in trained:
         for kind in kinds:
-            data = functools.partial(model_file, twin, run.config.activation, kind)
+            data = functools.partial(model_file, twins[impl], run.config.activation, kind)
             next(columns).download_button(
                 f"{TWIN_NAMES[impl]} model {kind}", data=data, on_click="ignore",
                 file_name=f"{name}-{impl}{kind}", icon=":material/download:",
