@@ -14,7 +14,7 @@ import streamlit as st
 from nn_core import data as nn_data
 from nn_core.errors import UserError
 from nn_core.limits import Limits, limits_from_env
-from nn_core.optional_torch import INSTALL_TORCH, torch_available  # noqa: F401  (the app's one check)
+from nn_core.optional_torch import INSTALL_TORCH, torch_available    # the pages ask server.torch_available()
 
 TORCH_MISSING = f"PyTorch is not installed; {INSTALL_TORCH}"
 
