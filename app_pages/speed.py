@@ -10,6 +10,7 @@ from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
 from nn_core.pool import PoolError
 from nn_core.threads import machine_cores, thread_report
+from nn_core.twins import TWIN_NAMES
 
 BATCH_SIZES = [16, 64, 256, 1024]
 
@@ -41,7 +42,7 @@ def measured_peak() -> dict:
     return server.trainer_pool().call(bench.matmul_peak)
 
 
-CPU_TWINS = {"numpy": "NumPy", "torch": "PyTorch (CPU)"}
+CPU_TWINS = {**TWIN_NAMES, "torch": f"{TWIN_NAMES['torch']} (CPU)"}      # the table tells CPU from GPU
 COLUMNS = ["batch size", "NumPy samples/s", "PyTorch (CPU) samples/s", "NumPy ÷ PyTorch",
            "NumPy GFLOP/s", "NumPy % of peak", "PyTorch (CPU) GFLOP/s", "PyTorch (CPU) % of peak"]
 
