@@ -27,13 +27,13 @@ def after_the_page():
 
     Done after the page, so that on a fresh server the first visitor sees the page before NumPy,
     pandas and the engine are imported here (about a second on a small machine)."""
-    from app_support import identity, sidebar, state
-    state.trainer_pool()
-    dataset = state.current_dataset()
+    from app_support import identity, server, session, sidebar
+    server.trainer_pool()
+    dataset = session.current_dataset()
     st.sidebar.caption(f"**Data:** {dataset.name} · {len(dataset):,} rows")
     sidebar.show_run_status()
-    if state.store_problem():
-        st.sidebar.warning(state.store_problem())
+    if session.store_problem():
+        st.sidebar.warning(session.store_problem())
     with st.sidebar:
         identity.keep_in_browser()      # this student's token, kept in a cookie for the next page load
 

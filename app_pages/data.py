@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_support import figures, state, teaching
+from app_support import figures, server, session, teaching
 from app_support.uploads import upload_limit_mb
 from nn_core import data as nn_data
 from nn_core import images
@@ -16,8 +16,8 @@ UPLOADED = "data.uploaded"         # this session's last good upload: (Dataset, 
 def dataset_options() -> dict:
     """Option label -> how to get it: a DatasetRef (a name in Data/, or a remembered upload by
     hash), or the Dataset of this session's upload when the run store could not keep it."""
-    options = {name: DatasetRef(name) for name in state.datasets_on_disk()}
-    for ref in state.remembered_uploads():
+    options = {name: DatasetRef(name) for name in server.datasets_on_disk()}
+    for ref in session.remembered_uploads():
         options.setdefault(f"uploaded: {ref.name}", ref)
     uploaded = st.session_state.get(UPLOADED)
     if uploaded is not None and uploaded[1] not in options.values():
@@ -31,14 +31,14 @@ def on_choose() -> None:
     st.session_state.pop("data.choice_error", None)
     uploaded = st.session_state.get(UPLOADED)
     if uploaded is not None and (choice is uploaded[0] or choice == uploaded[1]):
-        state.use_dataset(*uploaded)          # this session's upload: already read
+        session.use_dataset(*uploaded)          # this session's upload: already read
         return
     try:
-        dataset = state.dataset_for(choice)
+        dataset = session.dataset_for(choice)
     except UserError as e:
         st.session_state["data.choice_error"] = str(e)
         return
-    state.use_dataset(dataset, choice)
+    session.use_dataset(dataset, choice)
 
 
 def on_upload() -> None:
@@ -50,19 +50,19 @@ def on_upload() -> None:
         return
     data = upload.getvalue()
     try:
-        dataset = nn_data.load_csv(data, max_rows=state.host_limits().max_rows, name=upload.name)
+        dataset = nn_data.load_csv(data, max_rows=server.host_limits().max_rows, name=upload.name)
         nn_data.stratified_split(dataset.labels, name=dataset.name)   # can it be trained on?
     except UserError as e:
         st.session_state["data.upload_error"] = str(e)
         return
-    ref = state.remember_upload(data, dataset)
+    ref = session.remember_upload(data, dataset)
     st.session_state[UPLOADED] = (dataset, ref)
-    state.use_dataset(dataset, ref)
+    session.use_dataset(dataset, ref)
 
 
 def current_label(options: dict, dataset) -> str:
     """The option label of the dataset in use."""
-    in_use = state.current_dataset_ref()
+    in_use = session.current_dataset_ref()
     for label, choice in options.items():
         if choice is dataset or choice == in_use:
             return label
@@ -85,11 +85,11 @@ st.write("Every example is a 28 × 28 grey picture of a handwritten digit, store
          "its label (0–9), then 784 pixel intensities from 0 (background) to 255 (ink), row by row.")
 
 options = dataset_options()
-st.session_state["data.choice"] = current_label(options, state.current_dataset())
+st.session_state["data.choice"] = current_label(options, session.current_dataset())
 st.selectbox("Dataset", list(options), key="data.choice", on_change=on_choose,
              help="The shipped sample, any labelled train.csv placed in the Data/ folder, "
                   "or one of your last uploads (this server remembers them for you).")
-restored = st.session_state.get(state.RESTORED)
+restored = st.session_state.get(session.RESTORED)
 if restored is not None:
     st.info(f"Continuing with **{restored.name}**, which you uploaded earlier: no need to upload it again.")
 if "data.choice_error" in st.session_state:
@@ -97,14 +97,14 @@ if "data.choice_error" in st.session_state:
 
 st.file_uploader(
     "Or upload a Kaggle-layout CSV (train.csv, or .csv.gz)", key="data.file", on_change=on_upload,
-    max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(state.host_limits().max_rows)),
+    max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(server.host_limits().max_rows)),
     help=f"Header label,pixel0,…,pixel783, then one digit per line; at most "
-         f"{state.host_limits().max_rows:,} rows on this server.")
+         f"{server.host_limits().max_rows:,} rows on this server.")
 if "data.upload_error" in st.session_state:
     st.error(st.session_state["data.upload_error"])
-    st.caption(f"Still using: {state.current_dataset().name}.")
+    st.caption(f"Still using: {session.current_dataset().name}.")
 
-dataset = state.current_dataset()
+dataset = session.current_dataset()
 counts, grid, means = summary(dataset)
 st.success(f"In use: **{dataset.name}**, {teaching.plural(len(dataset), 'digit')}.")
 

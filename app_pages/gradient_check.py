@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from app_support import state, teaching
+from app_support import server, teaching
 from nn_core import gradcheck
 from nn_core.config import ACTIVATION_NAMES, TrainConfig, parse_hidden
 from nn_core.errors import ConfigError, UserError
@@ -72,7 +72,7 @@ with st.form("gradient_check.form"):
 if submitted:
     try:
         hidden = parse_hidden(hidden_text)
-        TrainConfig(hidden=hidden, activation=activation, l2=l2, seed=int(seed)).validated(state.host_limits())
+        TrainConfig(hidden=hidden, activation=activation, l2=l2, seed=int(seed)).validated(server.host_limits())
         if any(width > MAX_WIDTH for width in hidden):
             raise ConfigError(f"layers wider than {MAX_WIDTH} only make the check slower; use "
                               f"narrower layers (the maths is the same at any width).")

@@ -15,9 +15,9 @@ st.markdown(
     f"{teaching.PRECISION}."
 )
 
-from app_support import state  # noqa: E402  (here, not above: the first page of a fresh server shows at once)
+from app_support import session  # noqa: E402  (here, not above: the first page of a fresh server shows at once)
 
-dataset = state.current_dataset()
+dataset = session.current_dataset()
 st.info(f"**Data in use:** {dataset.name} · {teaching.plural(len(dataset), 'handwritten digit')} (28×28 pixels). "
         "Change it on the Data page.", icon=":material/table:")
 

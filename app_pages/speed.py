@@ -1,17 +1,16 @@
 """Speed: training samples per second, NumPy from scratch vs PyTorch, on the same network, and how
 close each twin gets to this machine's measured matrix-multiply peak (GFLOP/s, % of peak)."""
 
-import os
-
 import pandas as pd
 import streamlit as st
 
-from app_support import figures, state, teaching
+from app_support import figures, server, teaching
 from nn_core import bench
 from nn_core.config import TrainConfig, parse_hidden
 from nn_core.errors import UserError
 from nn_core.pool import PoolError
-from nn_core.threads import thread_report
+from nn_core.threads import machine_cores, thread_report
+from nn_core.twins import TWIN_NAMES
 
 BATCH_SIZES = [16, 64, 256, 1024]
 
@@ -20,7 +19,7 @@ BATCH_SIZES = [16, 64, 256, 1024]
 def trainer_threads() -> dict:
     """The thread pools of a trainer process, where both twins train and are timed (read there,
     once per server: every worker sets the same NN_THREADS)."""
-    return state.trainer_pool().call(thread_report)
+    return server.trainer_pool().call(thread_report)
 
 
 def threads_note(counts: dict) -> str:
@@ -32,7 +31,7 @@ def threads_note(counts: dict) -> str:
             if counts["blas"] == counts["torch"] else "The counts differ, so the comparison tilts.")
     return (f"Both twins are timed in a trainer process of this server, where NumPy's BLAS uses {blas} "
             f"and PyTorch {counts['torch']} CPU thread(s), read from the thread pools themselves "
-            f"(both set by NN_THREADS, default 1; this machine has {os.cpu_count()} cores). {fair} "
+            f"(both set by NN_THREADS, default 1; this server may use {machine_cores()} CPU cores). {fair} "
             "A machine busy with other work tilts it too.")
 
 
@@ -40,10 +39,10 @@ def threads_note(counts: dict) -> str:
 def measured_peak() -> dict:
     """This server's matrix-multiply peak, measured once per server in a trainer process (where the
     twins are timed, with the same thread caps); see nn_core.bench.matmul_peak."""
-    return state.trainer_pool().call(bench.matmul_peak)
+    return server.trainer_pool().call(bench.matmul_peak)
 
 
-CPU_TWINS = {"numpy": "NumPy", "torch": "PyTorch (CPU)"}
+CPU_TWINS = {**TWIN_NAMES, "torch": f"{TWIN_NAMES['torch']} (CPU)"}      # the table tells CPU from GPU
 COLUMNS = ["batch size", "NumPy samples/s", "PyTorch (CPU) samples/s", "NumPy ÷ PyTorch",
            "NumPy GFLOP/s", "NumPy % of peak", "PyTorch (CPU) GFLOP/s", "PyTorch (CPU) % of peak"]
 
@@ -86,10 +85,10 @@ with st.form("speed.form"):
 if submitted:
     try:
         hidden = parse_hidden(hidden_text)
-        TrainConfig(hidden=hidden).validated(state.host_limits())
+        TrainConfig(hidden=hidden).validated(server.host_limits())
         if not batch_sizes:
             raise UserError("choose at least one batch size.")
-        measure = state.trainer_pool().call     # in a trainer process, where the twins train
+        measure = server.trainer_pool().call     # in a trainer process, where the twins train
         with st.spinner("Timing both twins in a trainer process…"):
             rows = measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
                            rounds=int(rounds), steps=30, device="cpu")
@@ -104,7 +103,7 @@ if "speed.result" in st.session_state:
     hidden, rows, peak = st.session_state["speed.result"]
     sizes = (784, *hidden, 10)
     st.subheader(f"Network {' → '.join(str(n) for n in sizes)}")
-    st.plotly_chart(figures.speed_figure(rows), key="speed.chart")
+    st.plotly_chart(figures.throughput_figure(rows), key="speed.chart")
     st.dataframe(speed_frame(rows, peak), hide_index=True)
     st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))

@@ -4,7 +4,7 @@ submission."""
 import numpy as np
 import streamlit as st
 
-from app_support import figures, state, teaching
+from app_support import figures, server, teaching
 from app_support.models import choose_source
 from app_support.uploads import upload_limit_mb
 from nn_core import data as nn_data
@@ -54,7 +54,7 @@ def on_kaggle_upload() -> None:
         return
     try:
         st.session_state["try.kaggle_data"] = nn_data.load_csv(
-            upload.getvalue(), labelled=None, max_rows=state.host_limits().max_rows, name=upload.name)
+            upload.getvalue(), labelled=None, max_rows=server.host_limits().max_rows, name=upload.name)
     except UserError as e:
         st.session_state["try.kaggle_error"] = str(e)
 
@@ -92,8 +92,8 @@ with right:
 if digit is not None:
     x = images.as_input(digit)                                   # (1, 784) in [0, 1]
     probabilities = {name: predict(x)[0] for name, predict in source.predictors.items()}
-    verdicts = [f"{name} says **{int(p.argmax())}** (p = {p.max():.3f})" for name, p in probabilities.items()]
-    st.markdown(" · ".join(verdicts))
+    tops = {name: evaluate.top_digit(p) for name, p in probabilities.items()}     # name -> (digit, p)
+    st.markdown(" · ".join(f"{name} says **{digit}** (p = {p:.3f})" for name, (digit, p) in tops.items()))
     st.plotly_chart(figures.probabilities_figure(probabilities), key="try.probs")
     st.caption(teaching.NOTICE["probabilities"])
 
@@ -105,8 +105,8 @@ if source.x_val is None:
     st.error(source.val_note)
 else:
     probs = np.asarray(source.predictors[twin](source.x_val))
-    predicted = probs.argmax(axis=1)
-    accuracy = float((predicted == source.y_val).mean())
+    predicted = evaluate.predicted_digits(probs)
+    accuracy = evaluate.accuracy(source.y_val, predicted)
     st.write(f"{twin} gets **{accuracy:.1%}** of {teaching.plural(len(source.y_val), 'validation digit')} right "
              f"({source.val_note}).")
     matrix = evaluate.confusion_matrix(source.y_val, predicted)
@@ -129,7 +129,7 @@ st.subheader("Kaggle: predict test.csv, download submission.csv")
 st.write("Upload Kaggle's Digit Recognizer test.csv (pixel0,…,pixel783, no labels); the chosen twin "
          "labels every row and you get the submission file Kaggle expects: ImageId (from 1) and Label.")
 st.file_uploader("test.csv (or .csv.gz)", key="try.kaggle_file", on_change=on_kaggle_upload,
-                 max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(state.host_limits().max_rows)))
+                 max_upload_size=upload_limit_mb(nn_data.max_csv_bytes(server.host_limits().max_rows)))
 if "try.kaggle_error" in st.session_state:
     st.error(st.session_state["try.kaggle_error"])
 test_set = st.session_state.get("try.kaggle_data")
@@ -141,7 +141,7 @@ if test_set is not None:
     made, submission = st.session_state.get("try.submission", (None, None))
     if made == made_by:
         if test_set.labels is not None:      # a labelled file: say how many labels it got right
-            hits = int((submission["Label"].to_numpy() == test_set.labels).sum())
+            hits = evaluate.hits(test_set.labels, submission["Label"].to_numpy())
             st.write(f"The file has labels too: {hits:,} of {len(test_set):,} right ({hits / len(test_set):.1%}).")
         st.dataframe(submission.head(10), hide_index=True, width="content")
         st.download_button("Download submission.csv", submission.to_csv(index=False).encode(),

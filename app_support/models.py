@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app_support import state
+from app_support import server, session
 from app_support.uploads import upload_limit_mb
 from nn_core.config import TrainConfig
 from nn_core.errors import UserError
 from nn_core.evaluate import numpy_predictor, torch_predictor
 from nn_core.model_io import SavedModel, load_model, max_model_bytes
-
-TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
+from nn_core.twins import TWIN_NAMES
 
 
 @dataclass
@@ -41,8 +40,10 @@ class ModelSource:
 def _run_source(run) -> ModelSource | None:
     """The twins of `run` that have trained at least one step (None if none has)."""
     models, predictors = {}, {}
-    for impl, twin in list(run.twins.items()):
-        if not run.records(impl):
+    twins = dict(run.twins)                   # (a twin's entry appears when its first weights arrive)
+    for impl in run.impls:                    # NumPy first, whichever twin started first
+        twin = twins.get(impl)
+        if twin is None or not run.records(impl):
             continue
         name = TWIN_NAMES.get(impl, impl)
         models[name] = SavedModel(twin.params(), run.config.activation)
@@ -66,12 +67,14 @@ def _run_source(run) -> ModelSource | None:
 def _uploaded_source(label: str, model: SavedModel) -> ModelSource:
     x_val = y_val = None
     note = ""
-    dataset = state.current_dataset()
+    dataset = session.current_dataset()
+    config = TrainConfig(dtype=str(model.params[0][0].dtype))      # the default split: its fraction, its seed
     try:
-        split = state.split_for(TrainConfig(dtype=str(model.params[0][0].dtype)), dataset)
+        split = session.split_for(config, dataset)
         x_val, y_val = split.x_val, split.y_val
-        note = (f"the validation split of {dataset.name} (20 %, seed 0, {len(y_val):,} digits); "
-                "an uploaded model may have trained on some of them")
+        note = (f"the validation split of {dataset.name} ({config.val_fraction * 100:g} %, "
+                f"seed {config.seed}, {len(y_val):,} digits); an uploaded model may have trained "
+                "on some of them")
     except UserError as e:
         note = f"no validation digits: {e}"
     name = uploaded_name(label)
@@ -85,8 +88,8 @@ def uploaded_name(label: str) -> str:
 
 def model_sources() -> list[ModelSource]:
     """This session's runs (newest first) that have trained, then its uploaded models."""
-    sources = [s for s in (_run_source(run) for run in reversed(state.runs())) if s is not None]
-    uploaded = st.session_state.get(state.UPLOADED_MODELS, {})
+    sources = [s for s in (_run_source(run) for run in reversed(session.runs())) if s is not None]
+    uploaded = session.uploaded_models()
     return sources + [_uploaded_source(label, model) for label, model in uploaded.items()]
 
 
@@ -97,12 +100,12 @@ def _on_model_upload(page: str) -> None:
     if upload is None:
         return
     try:
-        model = load_model(upload.getvalue(), name=upload.name, limits=state.host_limits())
+        model = load_model(upload.getvalue(), name=upload.name, limits=server.host_limits())
     except UserError as e:
         st.session_state[f"{page}.model_error"] = str(e)
         return
     label = f"uploaded · {upload.name}"
-    state.add_uploaded_model(label, model)
+    session.add_uploaded_model(label, model)
     st.session_state[f"{page}.source"] = label             # select it straight away
 
 
@@ -110,7 +113,7 @@ def model_uploader(page: str) -> None:
     """A file uploader for a saved .npz / .pt model; errors are shown with st.error."""
     st.file_uploader("Upload a model saved by this app or its CLI (.npz or .pt)", type=["npz", "pt"],
                      key=f"{page}.model_file", on_change=_on_model_upload, args=(page,),
-                     max_upload_size=upload_limit_mb(max_model_bytes(state.host_limits())))
+                     max_upload_size=upload_limit_mb(max_model_bytes(server.host_limits())))
     if f"{page}.model_error" in st.session_state:
         st.error(st.session_state[f"{page}.model_error"])
 

@@ -9,16 +9,14 @@ asks for one full rerun, so every part of the page, and its polling, catches up.
 
 import streamlit as st
 
-from app_support import charts, state
+from app_support import server, session
+from app_support.session import CAUGHT_UP    # shared with the Train page's live charts
 
 SIDEBAR_EVERY = 1.0
-# The Train page's key for "this run's end already triggered its one full rerun" (app_pages/train.py):
-# shared, so a run's end causes one full rerun, whichever of the two notices it first.
-CAUGHT_UP = "train.caught_up"
 
 
 def status_line(run) -> str:
-    return f"**Run:** {run.name.split(' · ')[0]} · {run.status}" if run else "**Run:** none yet"
+    return f"**Run:** {run.label} · {run.status}" if run else "**Run:** none yet"
 
 
 def run_status(run, polling: bool) -> None:
@@ -30,9 +28,9 @@ def run_status(run, polling: bool) -> None:
 
 
 def show_run_status() -> None:
-    run = state.current_run()
+    run = session.current_run()
     active = run is not None and not run.finished
-    # Less often when the server is busy, like the Train page's live charts (charts.redraw_every).
-    every = charts.redraw_every(SIDEBAR_EVERY, state.trainer_pool().runs_here()) if active else None
+    # Less often when the server is busy, like the Train page's live charts (server.redraw_every).
+    every = server.redraw_every(SIDEBAR_EVERY, server.trainer_pool().runs_here()) if active else None
     with st.sidebar:
         st.fragment(run_every=every)(run_status)(run, active)

@@ -13,7 +13,6 @@ twin's achieved GFLOP/s; `matmul_peak` measures what one big matrix product reac
 machine, with the same thread caps. The share of that peak a twin reaches says what limits it.
 """
 
-import importlib.util
 import itertools
 import statistics
 import time
@@ -22,10 +21,10 @@ import warnings
 import numpy as np
 
 from .config import TrainConfig
+from .optional_torch import torch_available
 from .trainer import epoch_order, train
-from .twins import initial_params, make_twin
+from .twins import TWIN_NAMES, initial_params, make_twin
 
-TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}
 
 # What limits a twin, by the share of the measured peak it reaches, highest bar first. A step's
 # products have skinny shapes (a side of 10 or 64), which reach only about half of the big square
@@ -142,7 +141,7 @@ def measure_throughput(batch_sizes=(64, 256), hidden=(128, 64), rounds=5, steps=
         x, y = random_data(dtype=dtype)
     x, y = np.array(x, dtype=dtype, order="C"), np.array(y, dtype=np.int64)  # writable copies, as torch wants
     impls = list(impls)
-    if "torch" in impls and importlib.util.find_spec("torch") is None:
+    if "torch" in impls and not torch_available():
         warnings.warn("PyTorch is not installed, so only the NumPy twin is measured.", RuntimeWarning,
                       stacklevel=2)
         impls.remove("torch")

@@ -6,7 +6,6 @@ line) prints one line `error: <message>` on stderr and exits 2, with no tracebac
 """
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -21,11 +20,13 @@ from .config import (ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES, OPTIMIZER_NAMES,
                      parse_hidden)
 from .errors import ConfigError, ModelFileError, UserError
 from .limits import limits_from_env
+from .optional_torch import torch_available
+from .optional_torch import INSTALL_TORCH as PIP_INSTALL_TORCH
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 TWINS = {"numpy": ("numpy",), "torch": ("torch",), "both": ("numpy", "torch")}
-INSTALL_TORCH = "install it with: pip install torch==2.13.0"
+INSTALL_TORCH = f"install it with: {PIP_INSTALL_TORCH}"
 
 
 class UsageError(UserError):
@@ -37,13 +38,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(message)
-
-
-def torch_available() -> bool:
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def say(*parts, json_mode=False):
@@ -354,20 +348,17 @@ def cmd_train(args) -> int:
 
 # ---- predict ----------------------------------------------------------------------------------------
 def cmd_predict(args) -> int:
-    import numpy as np
-    import pandas as pd
+    from .evaluate import hits, make_submission, numpy_predictor
     from .model_io import load_model
     limits = limits_from_env()
     out = writable_target(args.out, "--out")
     model = load_model(args.model, limits=limits)
     dataset = data.load_csv(args.data, labelled=None, max_rows=limits.max_rows)
-    x = data.scale_pixels(dataset.images, model.params[0][0].dtype)
-    labels = model.numpy_model().predict_proba(x).argmax(axis=1)
+    submission = make_submission(numpy_predictor(model), dataset)
     if dataset.labels is not None:
-        correct = int((labels == dataset.labels).sum())
-        print(f"accuracy on the labels in {dataset.name}: {correct / len(labels):.4f} "
-              f"({correct:,} of {len(labels):,})")
-    submission = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "Label": labels})
+        correct = hits(dataset.labels, submission["Label"].to_numpy())
+        print(f"accuracy on the labels in {dataset.name}: {correct / len(dataset):.4f} "
+              f"({correct:,} of {len(dataset):,})")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         submission.to_csv(out, index=False)

@@ -41,9 +41,31 @@ def torch_predictor(saved_model, device="cpu"):
 
 def predict_labels(predict_proba, images: np.ndarray, batch: int = EVAL_CHUNK) -> np.ndarray:
     """images uint8 (n, 784) -> predicted digits int64 (n,), in batches to bound memory."""
-    out = [np.asarray(predict_proba(scale_pixels(images[i:i + batch]))).argmax(axis=1)
+    out = [predicted_digits(predict_proba(scale_pixels(images[i:i + batch])))
            for i in range(0, len(images), batch)]
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+def predicted_digits(probs: np.ndarray) -> np.ndarray:
+    """probs (n, 10) -> the digit each row scores highest, int64 (n,)."""
+    return np.asarray(probs).argmax(axis=1).astype(np.int64)
+
+
+def top_digit(probs: np.ndarray) -> tuple[int, float]:
+    """One image's probabilities (10,) -> (the digit it scores highest, that probability)."""
+    probs = np.asarray(probs)
+    digit = int(probs.argmax())
+    return digit, float(probs[digit])
+
+
+def hits(labels: np.ndarray, predicted: np.ndarray) -> int:
+    """How many predictions equal their label. labels, predicted: (n,)."""
+    return int(np.count_nonzero(np.asarray(predicted) == np.asarray(labels)))
+
+
+def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """The share of predictions equal to their label, in [0, 1] (0 for no images). (n,), (n,)."""
+    return hits(labels, predicted) / len(labels) if len(labels) else 0.0
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
@@ -67,7 +89,7 @@ def misclassified(labels: np.ndarray, probs: np.ndarray, limit: int = 24) -> np.
 
     labels (n,), probs (n, 10).
     """
-    predicted = probs.argmax(axis=1)
+    predicted = predicted_digits(probs)
     wrong = np.flatnonzero(predicted != labels)
     confidence = probs[wrong, predicted[wrong]]
     return wrong[np.argsort(-confidence, kind="stable")][:limit]

@@ -17,6 +17,7 @@ import numpy as np
 from .config import ACTIVATION_NAMES, N_INPUTS, N_OUTPUTS
 from .errors import LimitError, ModelFileError
 from .limits import Limits, limits_from_env
+from .optional_torch import INSTALL_TORCH
 
 FORMAT = "nn_core-mlp-1"
 FILE_OVERHEAD = 1 << 20    # bytes a model file may hold beyond its numbers: zip and array headers
@@ -195,7 +196,7 @@ def _read_pt(data: bytes, name: str, limits: Limits) -> SavedModel:
         import torch
     except ImportError:
         raise ModelFileError(f"{name} is a PyTorch file and PyTorch is not installed; install it "
-                             "(pip install torch==2.13.0) or use the .npz version.") from None
+                             f"({INSTALL_TORCH}) or use the .npz version.") from None
     _check_zip_sizes(data, name, limits, f"{name} is not a readable PyTorch model file (it may be "
                                          "corrupt); save the model again.")
     try:

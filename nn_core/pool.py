@@ -25,7 +25,6 @@ WORKER_DIED = "the trainer process stopped unexpectedly; train again."
 CALL_DIED = "the trainer process stopped unexpectedly; try again."
 
 RECYCLE_AFTER = 50     # twins trained by one worker before it is replaced by a fresh one
-START_TIMEOUT = 60.0   # seconds a run waits for a worker process to start before giving up
 
 
 WORKER_NAME = "nn-worker-"

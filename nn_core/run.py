@@ -10,7 +10,6 @@ Runs share the pool's first-come queue: a run waits until enough workers are fre
 
 import itertools
 import logging
-import math
 import threading
 import time
 from multiprocessing.connection import wait
@@ -67,23 +66,27 @@ class Run:
     """Train one or both twins on `split` with `config`, each in a worker process.
 
     records(impl) -> list of nn_core.trainer.Record so far; status; messages(); twins (impl ->
-    TrainedTwin, kept after the run ends for the other pages). run_id: a number the caller chose
-    (the run store's), else the next of this process's own; on_end(run) is called from the run's
-    thread once it has ended and its workers are back in the pool (to save it, for example).
+    TrainedTwin, kept after the run ends for the other pages). config: already validated by the
+    caller, at its boundary (the CLI's arguments, the app's click on Train). run_id: a number the
+    caller chose (the run store's), else the next of this process's own; label: what the pages call
+    the run ("run 3"), name: the label and what it trained ("run 3 · numpy, torch · sample.csv");
+    on_end(run) is called from the run's thread once it has ended and its workers are back in the
+    pool (to save it, for example).
     """
 
     _ids = itertools.count(1)
 
     def __init__(self, config: TrainConfig, split, impls=("numpy", "torch"), limits: Limits | None = None,
                  pool: WorkerPool | None = None, device=None, name: str | None = None,
-                 run_id: int | None = None, on_end=None):
+                 run_id: int | None = None, on_end=None, label: str | None = None):
         self.limits = limits or Limits()
-        self.config = config.validated(self.limits)
+        self.config = config
         self.split = split
         self.impls = tuple(impls)
         self.id = next(Run._ids) if run_id is None else run_id
         self.on_end = on_end
-        self.name = name or f"run {self.id}"
+        self.label = label or f"run {self.id}"
+        self.name = name or self.label
         self.device = device
         self.pool = pool or default_pool(self.limits, preload_torch="torch" in self.impls)
         self.params0 = initial_params(self.config)        # both twins start from these
@@ -327,7 +330,3 @@ def run_to_end(run: Run, poll=0.05):
     while not run.join(timeout=poll):
         pass
     return run
-
-
-def elapsed_text(seconds: float) -> str:
-    return f"{seconds:.1f} s" if math.isfinite(seconds) else "-"

@@ -61,6 +61,7 @@ class StoredRun:
     def __init__(self, row: RunRow, store: RunStore, split_loader=None):
         self.row, self.store, self._split_loader = row, store, split_loader
         self.id, self.name, self.config, self.impls = row.id, row.name, row.config, row.impls
+        self.label = f"run {row.number}"
         self.status, self.started_at, self.dataset = row.status, row.started_at, row.dataset
         self.errors = dict(row.errors)
         self.split_problem = None          # why the run's own data could not be rebuilt, if so
@@ -169,22 +170,23 @@ class Students:
               pool=None, data_name: str | None = None) -> Run:
         """A new run for the student, in the store from now on; their older unfinished runs stop.
 
-        dataset: how to find its data again; data_name: how the run's name calls it (default: the
-        reference's name)."""
+        config: validated by the caller; dataset: how to find its data again; data_name: how the
+        run's name calls it (default: the reference's name)."""
         student = self._student(token)
         with self._lock:
             for old in student.runs:
                 if not old.finished:
                     old.stop()
             number, student.next_number = student.next_number, student.next_number + 1
-        name = f"run {number} · {', '.join(impls)} · {data_name or dataset.name}"
+        label = f"run {number}"
+        name = f"{label} · {', '.join(impls)} · {data_name or dataset.name}"
         try:
             run_id = self.store.add_run(token, number, name, impls, config, dataset, len(split.y_train))
         except sqlite3.Error as e:
             self.note_problem(e)
             run_id = next(_unsaved_ids)
-        run = Run(config, split, impls=impls, limits=limits, pool=pool, name=name, run_id=run_id,
-                  on_end=self.save if run_id > 0 else None)
+        run = Run(config, split, impls=impls, limits=limits, pool=pool, name=name, label=label,
+                  run_id=run_id, on_end=self.save if run_id > 0 else None)
         with self._lock:
             student.runs.append(run)
         run.start()

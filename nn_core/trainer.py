@@ -40,7 +40,7 @@ class Record:
     grad_norm_scaled: list | None = None   # the same / sqrt(parameters in the layer)
     weight_norm: list | None = None        # per layer, ||W||
     update_ratio: list | None = None       # per layer, ||W_after - W_before|| / ||W_before||
-    event: str | None = None               # "epoch_end", "done", "stopped", "diverged", "limit", "error"
+    event: str | None = None               # "epoch_end", "done", "stopped", "diverged", "limit"
     message: str | None = None
 
     def to_dict(self) -> dict:

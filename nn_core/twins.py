@@ -5,6 +5,7 @@ from .init import init_params
 from .numpy_twin import NumpyTwin
 
 IMPLS = ("numpy", "torch")
+TWIN_NAMES = {"numpy": "NumPy", "torch": "PyTorch"}    # how every page and message names a twin
 
 
 def make_twin(impl: str, config: TrainConfig, params, device=None):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .config import TrainConfig
 from .errors import UserError
+from .optional_torch import INSTALL_TORCH
 from .threads import limit_threads
 from .trainer import train
 from .twins import make_twin
@@ -29,7 +30,7 @@ RECORDS_EVERY = 0.1   # seconds between batches of records sent back while train
 PARAMS_EVERY = 1.0    # seconds between snapshots of the weights (for the weight images)
 CONTROLS = ("pause", "resume", "step", "stop")
 TORCH_MISSING = ("PyTorch is not installed, so only the NumPy twin can train; "
-                 "install it with: pip install torch==2.13.0")
+                 f"install it with: {INSTALL_TORCH}")
 
 
 @dataclass

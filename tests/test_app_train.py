@@ -16,7 +16,7 @@ import plotly.tools
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import charts, state
+from app_support import charts, server, state
 from nn_core.config import TrainConfig
 
 TIMEOUT = 60
@@ -209,7 +209,7 @@ def test_divergence_is_one_error_per_twin():
 
 
 def test_without_torch_only_numpy_trains(monkeypatch):
-    monkeypatch.setattr(state, "torch_available", lambda: False)
+    monkeypatch.setattr(server, "torch_available", lambda: False)
     at = open_train_page()
     assert at.button(key="train.b.both").disabled and at.button(key="train.b.torch").disabled
     assert any("pip install torch==2.13.0" in i.value for i in at.info)
