@@ -40,6 +40,11 @@ def on_find_lr() -> None:
     st.session_state[FINDING] = (finding, settings)
 
 
+def on_stop() -> None:
+    for run in st.session_state[form.CURRENT].runs:
+        run.stop()
+
+
 def live(current, polling: bool) -> None:
     """Status, overlaid curves, results table and verdict; redrawn every second while runs train."""
     labels = current.experiment.labels
@@ -103,8 +108,10 @@ else:
 
 current = st.session_state.get(form.CURRENT)
 active = current is not None and current.active
-st.button("Run the experiment", type="primary", on_click=on_run, disabled=experiment is None,
-          key="experiments.run")
+buttons = st.columns([1, 1, 4])
+buttons[0].button("Run the experiment", type="primary", on_click=on_run, disabled=experiment is None,
+                  key="experiments.run")
+buttons[1].button("Stop", on_click=on_stop, disabled=not active, key="experiments.stop")
 if PROBLEM in st.session_state:
     st.error(st.session_state.pop(PROBLEM))
 if current is not None:

@@ -5,6 +5,7 @@ import plotly.express as px
 
 from app_support.charts import CHART_HEIGHT, FONT_SIZE, history_frame
 
+COLOURS = px.colors.qualitative.Safe     # colour-blind safe, one distinct colour per value (up to 11)
 CURVE_TITLES = {"batch loss": "Batch loss", "validation accuracy": "Validation accuracy"}
 
 
@@ -18,6 +19,7 @@ def curves_figure(frame: pd.DataFrame, curve: str, labels: list[str]):
     """One curve of every run overlaid, one colour per value (in the experiment's order)."""
     data = frame[frame["curve"] == curve]
     fig = px.line(data, x="epoch", y="value", color="run", category_orders={"run": labels},
+                  color_discrete_sequence=COLOURS,
                   markers=curve == "validation accuracy", height=CHART_HEIGHT,
                   title=CURVE_TITLES[curve], labels={"value": curve, "run": ""})
     fig.update_layout(font_size=FONT_SIZE, margin=dict(l=10, r=10, t=50, b=10),

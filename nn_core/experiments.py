@@ -134,7 +134,7 @@ PRESETS = {
         "At one learning rate, 0.01, plain SGD creeps, while momentum, Nesterov, RMSprop and Adam "
         "bring the loss down much faster."),
     "learning_rate": Preset(
-        "Learning rate: too small, about right, too big", "lr", ("0.001", "0.1", "3"),
+        "Learning rate: small, right, big", "lr", ("0.001", "0.1", "3"),
         {"optimizer": "sgd", "epochs": 5},
         "Too small barely moves in five epochs; too big overshoots and the loss blows up."),
     "initialisation": Preset(
