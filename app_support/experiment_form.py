@@ -65,7 +65,8 @@ def settings_from_query(query: dict) -> tuple[dict, list[str]]:
     """The form from a link: a preset, then the link's own values on top; one note per value ignored."""
     settings, problems = ts.settings_from_query(query, state.host_limits())
     if query.get("preset") in PRESETS:
-        settings = preset_settings(query["preset"]) | {k: v for k, v in settings.items() if k in query}
+        linked = set(query) | ({"float64"} if "dtype" in query else set())    # what the link sets itself
+        settings = preset_settings(query["preset"]) | {k: v for k, v in settings.items() if k in linked}
     else:
         settings |= {"vary": "optimizer", "values": ",".join(PRESETS["optimizer_race"].values), "twin": "numpy"}
     if query.get("vary") in VARIABLES:

@@ -164,7 +164,7 @@ class RunResult:
     impl: str
     outcome: str                    # 'done', 'diverged', 'stopped', 'limit', 'failed', 'running', ...
     first_loss: float | None        # the step-1 batch loss: equal for runs with the same start
-    final_val_acc: float | None     # the last validation accuracy measured
+    final_val_acc: float | None     # the last validation accuracy measured (None if it diverged)
     best_val_acc: float | None      # the best at an epoch's end
     best_epoch: int | None
     seconds: float | None           # wall time of the twin's last step
@@ -189,7 +189,7 @@ def run_result(label: str, impl: str, records: list, outcome: str) -> RunResult:
     last = records[-1] if records else None
     return RunResult(label, impl, outcome,
                      first_loss=records[0].loss if records else None,
-                     final_val_acc=measured[-1].val_acc if measured else None,
+                     final_val_acc=measured[-1].val_acc if measured and outcome != "diverged" else None,
                      best_val_acc=best.val_acc if best else None,
                      best_epoch=best.epoch if best else None,
                      seconds=last.wall_time if last else None,

@@ -113,6 +113,8 @@ def test_run_result_reads_best_epoch_and_final_accuracy():
     r = run_result("lr=0.1", "numpy", records, "done")
     assert (r.final_val_acc, r.best_val_acc, r.best_epoch) == (0.75, 0.8, 2)   # epoch ends only
     assert r.seconds == pytest.approx(0.5) and r.samples_per_s == 100.0 and not r.diverged
+    blew_up = run_result("lr=9", "numpy", records[:3] + [record(4, 2, None, "diverged", float("nan"))], "diverged")
+    assert blew_up.diverged and blew_up.final_val_acc is None and blew_up.best_epoch == 1
     empty = run_result("lr=1", "numpy", [], "queued")
     assert empty.final_val_acc is None and empty.best_epoch is None and empty.first_loss is None
 
