@@ -60,7 +60,7 @@ def live(current, polling: bool) -> None:
                  column_config={"final val acc": st.column_config.NumberColumn(format="percent"),
                                 "step-1 loss": st.column_config.NumberColumn(format="%.6f"),
                                 "time (s)": st.column_config.NumberColumn(format="%.1f"),
-                                "samples/s": st.column_config.NumberColumn(format="localized")})
+                                "samples/s": st.column_config.NumberColumn(format="%.0f")})
     if current.active:
         st.caption("The verdict comes when every run has ended.")
     else:

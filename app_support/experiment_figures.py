@@ -1,5 +1,7 @@
 """The Experiments page's charts and tables: one colour per value, plotly express. No maths."""
 
+import math
+
 import pandas as pd
 import plotly.express as px
 
@@ -19,7 +21,7 @@ def curves_figure(frame: pd.DataFrame, curve: str, labels: list[str]):
     """One curve of every run overlaid, one colour per value (in the experiment's order)."""
     data = frame[frame["curve"] == curve]
     fig = px.line(data, x="epoch", y="value", color="run", category_orders={"run": labels},
-                  color_discrete_sequence=COLOURS,
+                  color_discrete_sequence=COLOURS, log_y=curve == "batch loss",   # a blow-up hides nothing
                   markers=curve == "validation accuracy", height=CHART_HEIGHT,
                   title=CURVE_TITLES[curve], labels={"value": curve, "run": ""})
     fig.update_layout(font_size=FONT_SIZE, margin=dict(l=10, r=10, t=50, b=10),
@@ -43,12 +45,17 @@ def lr_finder_figure(finding):
     long = frame.melt(id_vars=["step", "lr"], value_vars=["loss", "smoothed"], var_name="curve",
                       value_name="value").replace({"curve": {"loss": "batch loss", "smoothed": "smoothed loss"}})
     fig = px.line(long, x="lr", y="value", color="curve", log_x=True, height=CHART_HEIGHT,
+                  color_discrete_map={"batch loss": "#9ca3af", "smoothed loss": "#1d4ed8"},
                   title="Loss while the learning rate rises", labels={"lr": "learning rate", "value": "loss",
                                                                       "curve": ""})
     fig.update_layout(font_size=FONT_SIZE, margin=dict(l=10, r=10, t=50, b=10))
+    fig.update_xaxes(dtick=1, exponentformat="power")                # 10⁻⁶ ... 10¹, one tick a decade
+    start = frame["smoothed"].iloc[0]
+    if math.isfinite(start):
+        fig.update_yaxes(range=[0, 1.5 * start])                     # the blow-up runs off the top
     if finding.suggested_lr is not None:     # a point on the smoothed curve (data coordinates)
         at = frame.loc[frame["lr"] == finding.suggested_lr, "smoothed"].iloc[0]
-        fig.add_scatter(x=[finding.suggested_lr], y=[at], mode="markers+text", name="suggestion",
-                        text=[f"suggested {finding.suggested_lr:.2g}"], textposition="top right",
-                        marker=dict(size=14, symbol="star", color="black"))
+        fig.add_scatter(x=[finding.suggested_lr], y=[at], mode="markers",
+                        name=f"suggestion: {finding.suggested_lr:.2g}",
+                        marker=dict(size=16, symbol="star", color="black"))
     return fig

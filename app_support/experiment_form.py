@@ -21,6 +21,7 @@ WIDGET = "experiments.w."          # prefix of this page's widget keys
 SETTINGS = "experiments.settings"  # every widget value, kept while on other pages
 CURRENT = "experiments.current"    # the ExperimentRuns started last
 LINK_WARNING = "experiments.link_warning"
+PRESET = "experiments.preset"      # the preset last chosen (by a click or a link)
 TWINS = {"numpy": "NumPy", "torch": "PyTorch"}
 FORM = ("vary", "values", "twin")  # this page's own settings; the rest are the Train page's
 NUMBER = "number_input"
@@ -81,7 +82,10 @@ def settings_from_query(query: dict) -> tuple[dict, list[str]]:
 def load_settings() -> None:
     """On the first visit, the form from the link; then the widgets keep their values."""
     if SETTINGS not in st.session_state:
-        st.session_state[SETTINGS], ignored = settings_from_query(st.query_params.to_dict())
+        query = st.query_params.to_dict()
+        st.session_state[SETTINGS], ignored = settings_from_query(query)
+        if query.get("preset") in PRESETS:
+            st.session_state[PRESET] = query["preset"]
         if ignored:
             st.session_state[LINK_WARNING] = ("Some settings in this link could not be used, so their "
                                               "defaults are shown instead: " + "; ".join(ignored))
@@ -93,7 +97,7 @@ def apply_preset(name: str) -> None:
     """Button callback: fill the form with a preset (runs before the page is drawn)."""
     for key, value in preset_settings(name).items():
         st.session_state[WIDGET + key] = value
-    st.session_state["experiments.preset"] = name
+    st.session_state[PRESET] = name
 
 
 def settings_now() -> dict:
@@ -108,11 +112,17 @@ def experiment_from(settings: dict) -> Experiment:
     return make_experiment(base, settings["vary"], settings["values"].split(","), state.host_limits())
 
 
+def is_still(name: str, settings: dict) -> bool:
+    """True while the form keeps what the preset's lesson needs: its setting, values and base."""
+    wanted = preset_settings(name)
+    return all(settings[key] == wanted[key] for key in ("vary", "values", *PRESETS[name].base))
+
+
 def keep_in_url(settings: dict) -> None:
     """The experiment in the address bar: a link to share; the preset's name while it is unchanged."""
     query = ts.settings_to_query(settings) | {name: str(settings[name]) for name in FORM}
-    preset = st.session_state.get("experiments.preset")
-    if preset in PRESETS and preset_settings(preset) == settings:
+    preset = st.session_state.get(PRESET)
+    if preset in PRESETS and is_still(preset, settings):
         query["preset"] = preset
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)

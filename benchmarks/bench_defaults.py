@@ -87,6 +87,12 @@ def main(argv=None):
             config = TrainConfig(optimizer=optimizer)
             found = find_lr(config, make_split(dataset, config.val_fraction, config.seed))
             print(f"  lr finder, {optimizer}: suggests {found.suggested_lr:.3g}")
+        if dataset is shipped:     # the check: the default network at the finder's rate
+            for seed in seeds:
+                config = TrainConfig(seed=seed)
+                found = find_lr(config, make_split(dataset, config.val_fraction, config.seed))
+                print(f"  seed {seed}: {config.optimizer} at the finder's {found.suggested_lr:.3g} ends at "
+                      f"{measure(dataset, config.optimizer, found.suggested_lr, args.epochs, seed)[1]:.4f}")
         print(f"  {'candidate':<16} {'val acc @5':>10} {'val acc @end':>12} {'swing':>7} {'time':>7}")
         for optimizer, lr in CANDIDATES:
             start = time.perf_counter()

@@ -20,12 +20,12 @@ from .twins import initial_params, make_twin
 START_LR = 1e-6
 END_LR = 10.0
 PROBE_STEPS = 200      # steps from START_LR to END_LR: about 1.5 epochs of the shipped sample at batch 64
-SMOOTHING = 0.98       # the moving average's beta (fastai's): each probe's loss weighs 2%
+SMOOTHING = 0.95       # the moving average's beta: each probe's loss weighs 5% (it lags ~20 probes, 0.7 decade)
 STOP_FACTOR = 4.0
 SKIP_START = 10        # the first smoothed values lean on few losses: no suggestion among them
 
 RULE = ("The suggestion is the learning rate where the smoothed loss falls fastest (the steepest "
-        "downward slope against log learning rate): fast enough to learn quickly, well below the "
+        "downward slope against log learning rate): fast enough to learn quickly, and below the "
         "rates where the loss turns back up.")
 
 

@@ -85,6 +85,15 @@ def test_preset_button_fills_the_form_and_names_the_preset_in_the_url():
     assert "preset" not in at.query_params                      # no longer the preset
 
 
+def test_a_preset_link_fills_the_form_and_keeps_its_name():
+    at = open_page({"preset": "sigmoid_vs_relu", "seed": "3"})
+    assert at.selectbox(key="experiments.w.vary").value == "activation"
+    assert at.text_input(key="experiments.w.hidden").value == "64,64,64,64,64"
+    assert at.number_input(key="experiments.w.seed").value == 3              # the link's own value too
+    assert at.query_params["preset"] == "sigmoid_vs_relu"
+    assert any(PRESETS["sigmoid_vs_relu"].lesson in c.value for c in at.caption)
+
+
 def test_bad_values_and_bad_links_are_one_sentence():
     at = open_page({"vary": "colour", "values": "1,2"})
     assert any("vary='colour'" in w.value for w in at.warning)
@@ -99,7 +108,8 @@ def test_lr_finder_marks_a_suggestion_and_opens_train_with_it():
     assert not at.exception and not errors(at), errors(at)
     finding, _ = at.session_state["experiments.lr_finding"]
     assert finding.suggested_lr is not None
-    assert set(traces(at, "experiments_chart_lr")) == {"batch loss", "smoothed loss", "suggestion"}
+    assert set(traces(at, "experiments_chart_lr")) == {"batch loss", "smoothed loss",
+                                                       f"suggestion: {finding.suggested_lr:.2g}"}
     assert any("suggested learning rate" in i.value and "falls fastest" in i.value for i in at.info)
     checked(at.button(key="experiments.use_lr").click().run())
     assert at.number_input(key="train.w.lr").value == float(f"{finding.suggested_lr:.2g}")
