@@ -114,3 +114,12 @@ def test_lr_finder_marks_a_suggestion_and_opens_train_with_it():
     checked(at.button(key="experiments.use_lr").click().run())
     assert at.number_input(key="train.w.lr").value == float(f"{finding.suggested_lr:.2g}")
     assert at.text_input(key="train.w.hidden").value == "32"
+
+
+def test_lr_finder_figure_copes_with_a_blow_up_and_no_suggestion():
+    from app_support.experiment_figures import lr_finder_figure
+    from nn_core.lr_find import Finding, Probe
+    probes = [Probe(1, 1e-6, 2.3, 2.3), Probe(2, 1e-3, 2.4, 2.35), Probe(3, 1.0, float("nan"), float("inf"))]
+    fig = lr_finder_figure(Finding("numpy", probes, None, True, "stopped."))
+    assert [t.name for t in fig.data] == ["batch loss", "smoothed loss"]        # no suggestion marked
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.range == (0, 1.5 * 2.3)
