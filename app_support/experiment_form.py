@@ -66,7 +66,8 @@ def settings_from_query(query: dict) -> tuple[dict, list[str]]:
     """The form from a link: a preset, then the link's own values on top; one note per value ignored."""
     settings, problems = ts.settings_from_query(query, state.host_limits())
     if query.get("preset") in PRESETS:
-        linked = set(query) | ({"float64"} if "dtype" in query else set())    # what the link sets itself
+        used = {k for k in query if not any(p.startswith(f"{k}=") for p in problems)}   # read from the link
+        linked = used | ({"float64"} if "dtype" in used else set())
         settings = preset_settings(query["preset"]) | {k: v for k, v in settings.items() if k in linked}
     else:
         settings |= {"vary": "optimizer", "values": ",".join(PRESETS["optimizer_race"].values), "twin": "numpy"}

@@ -86,10 +86,12 @@ def test_preset_button_fills_the_form_and_names_the_preset_in_the_url():
 
 
 def test_a_preset_link_fills_the_form_and_keeps_its_name():
-    at = open_page({"preset": "sigmoid_vs_relu", "seed": "3"})
+    at = open_page({"preset": "sigmoid_vs_relu", "seed": "3", "init": "glorot"})
     assert at.selectbox(key="experiments.w.vary").value == "activation"
     assert at.text_input(key="experiments.w.hidden").value == "64,64,64,64,64"
     assert at.number_input(key="experiments.w.seed").value == 3              # the link's own value too
+    assert at.selectbox(key="experiments.w.init").value == "xavier"           # the preset's, not 'glorot'
+    assert any("init='glorot'" in w.value for w in at.warning)
     assert at.query_params["preset"] == "sigmoid_vs_relu"
     assert any(PRESETS["sigmoid_vs_relu"].lesson in c.value for c in at.caption)
 
