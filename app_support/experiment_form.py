@@ -88,8 +88,9 @@ def load_settings() -> None:
         if query.get("preset") in PRESETS:
             st.session_state[PRESET] = query["preset"]
         if ignored:
-            st.session_state[LINK_WARNING] = ("Some settings in this link could not be used, so their "
-                                              "defaults are shown instead: " + "; ".join(ignored))
+            st.session_state[LINK_WARNING] = ("Some settings in this link could not be used, so the form "
+                                              "keeps the preset's or the default value of each: "
+                                              + "; ".join(ignored))
     for name, value in st.session_state[SETTINGS].items():
         st.session_state.setdefault(WIDGET + name, value)
 
