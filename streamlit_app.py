@@ -11,6 +11,7 @@ pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
     st.Page("app_pages/train.py", title="Train & compare", icon=":material/model_training:"),
+    st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("app_pages/inside.py", title="Inside the network", icon=":material/hub:"),
     st.Page("app_pages/step.py", title="One training step", icon=":material/footprint:"),
     st.Page("app_pages/try_it.py", title="Try it", icon=":material/draw:"),

@@ -1,4 +1,4 @@
-"""The command line: python -m nn_core {train,predict,gradcheck,bench}.
+"""The command line: python -m nn_core {train,compare,lr-find,predict,gradcheck,bench}.
 
 Every mistake a person can make (bad data, settings, model files, host limits, a malformed command
 line) prints one line `error: <message>` on stderr and exits 2, with no traceback. Ctrl-C exits 130.
@@ -19,7 +19,9 @@ from . import data
 from .config import (ACTIVATION_NAMES, DTYPE_NAMES, INIT_NAMES, OPTIMIZER_NAMES, TrainConfig,
                      parse_hidden)
 from .errors import ConfigError, ModelFileError, UserError
+from .experiments import VARIABLES
 from .limits import limits_from_env
+from .lr_find import END_LR, PROBE_STEPS, RULE, START_LR
 from .optional_torch import torch_available
 from .optional_torch import INSTALL_TORCH as PIP_INSTALL_TORCH
 
@@ -51,46 +53,50 @@ def warn(message):
 
 # ---- argument parsing -------------------------------------------------------------------------------
 def build_parser() -> Parser:
-    d = TrainConfig()
     parser = Parser(prog="python -m nn_core",
                     description="Train the same MNIST MLP in NumPy (from scratch) and in PyTorch, "
-                                "predict with a saved model, check gradients, measure speed.",
+                                "compare settings, find a learning rate, predict with a saved model, "
+                                "check gradients, measure speed.",
                     epilog="Exit status: 0 success; 1 gradcheck failed; 2 a problem with the data, "
                            "settings, model file, command line or a host limit (one line "
                            "'error: ...' on stderr), or a run that diverged; 130 Ctrl-C. "
                            "'python -m nn_core COMMAND --help' shows each command's options.")
-    commands = parser.add_subparsers(dest="command", metavar="{train,predict,gradcheck,bench}")
+    commands = parser.add_subparsers(dest="command", metavar="{train,compare,lr-find,predict,gradcheck,bench}")
 
     train = commands.add_parser("train", help="train one or both twins on a Kaggle-layout CSV",
                                 description="Train the NumPy and/or PyTorch twin from the same "
                                             "initial weights on the same mini-batches.")
-    train.add_argument("--impl", choices=tuple(TWINS), default="both",
-                       help="which twin to train (default: both)")
-    train.add_argument("--hidden", metavar="WIDTHS", default=",".join(map(str, d.hidden)),
-                       help='hidden layer widths, comma-separated; "" for none (default: %(default)s)')
-    train.add_argument("--activation", choices=ACTIVATION_NAMES, default=d.activation,
-                       help="(default: %(default)s)")
-    train.add_argument("--init", choices=INIT_NAMES, default=d.init, help="(default: %(default)s)")
-    train.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=d.optimizer,
-                       help="(default: %(default)s)")
-    train.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: %(default)s)")
-    train.add_argument("--batch-size", type=int, default=d.batch_size,
-                       help="rows per step; 0 = full batch (default: %(default)s)")
-    train.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
-    train.add_argument("--l2", type=float, default=d.l2, help="L2 weight decay (default: %(default)s)")
-    train.add_argument("--dropout", type=float, default=d.dropout, help="(default: %(default)s)")
-    train.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
-    train.add_argument("--dtype", choices=DTYPE_NAMES, default=d.dtype, help="(default: %(default)s)")
-    train.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                       help="share of rows held out for validation (default: %(default)s)")
-    train.add_argument("--data", default=str(data.SHIPPED_SAMPLE), metavar="PATH",
-                       help="labelled CSV (.csv or .csv.gz; default: the shipped 5,000-digit sample)")
+    add_train_flags(train, tuple(TWINS), impl_default="both")
     train.add_argument("--save", metavar="PATH",
                        help="save the trained model as .npz or .pt; with --impl both, one file per "
                             "twin: model.npz -> model-numpy.npz and model-torch.npz")
     train.add_argument("--json", action="store_true",
                        help="print one JSON object per metric record on stdout (non-finite numbers "
                             "as null)")
+
+    compare = commands.add_parser("compare", help="a controlled experiment: one run per value of one setting",
+                                  description="Train one run per value of one setting (--vary), all "
+                                              "from the same seed: the same initial weights wherever "
+                                              "the layer sizes agree, the same mini-batches in the "
+                                              "same order.")
+    compare.add_argument("--vary", required=True, metavar="KEY=V1,V2,...",
+                         help=f"the setting to vary and 2 to 6 values, e.g. optimizer=sgd,adam; KEY is "
+                              f"one of {', '.join(VARIABLES)} (hidden: widths joined by '-', like "
+                              f"hidden=128-64,32)")
+    add_train_flags(compare, tuple(TWINS), impl_default="numpy")
+    compare.add_argument("--json", action="store_true",
+                         help="print one JSON object per metric record on stdout, with the run's "
+                              "label in 'run' (like optimizer=adam)")
+
+    finder = commands.add_parser("lr-find", help="suggest a learning rate (a learning-rate range test)",
+                                 description="From fresh weights, raise the learning rate exponentially "
+                                             f"from {START_LR:g} to {END_LR:g} over {PROBE_STEPS} steps, "
+                                             "stop once the smoothed loss passes 4x its lowest value, "
+                                             "and suggest a rate. " + RULE)
+    add_train_flags(finder, ("numpy", "torch"), impl_default="numpy", with_epochs=False)
+    finder.add_argument("--json", action="store_true",
+                        help="print one JSON object per probe step (lr, loss, smoothed) on stdout, "
+                             "then one with suggested_lr")
 
     predict = commands.add_parser("predict", help="label a test CSV with a saved model",
                                   description="Write a Kaggle submission (ImageId,Label) for a CSV "
@@ -116,6 +122,42 @@ def build_parser() -> Parser:
     bench.add_argument("--steps", type=int, default=60, help="steps per round (default: %(default)s)")
     bench.add_argument("--hidden", metavar="WIDTHS", default="128,64", help="(default: %(default)s)")
     return parser
+
+
+def add_train_flags(parser, impls: tuple, impl_default: str, with_epochs: bool = True) -> None:
+    """The settings of a run (train, compare, lr-find share them): TrainConfig's fields and --data."""
+    d = TrainConfig()
+    parser.add_argument("--impl", choices=impls, default=impl_default,
+                        help="which twin to train (default: %(default)s)")
+    parser.add_argument("--hidden", metavar="WIDTHS", default=",".join(map(str, d.hidden)),
+                        help='hidden layer widths, comma-separated; "" for none (default: %(default)s)')
+    parser.add_argument("--activation", choices=ACTIVATION_NAMES, default=d.activation,
+                        help="(default: %(default)s)")
+    parser.add_argument("--init", choices=INIT_NAMES, default=d.init, help="(default: %(default)s)")
+    parser.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default=d.optimizer,
+                        help="(default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size,
+                        help="rows per step; 0 = full batch (default: %(default)s)")
+    if with_epochs:
+        parser.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
+    parser.add_argument("--l2", type=float, default=d.l2, help="L2 weight decay (default: %(default)s)")
+    parser.add_argument("--dropout", type=float, default=d.dropout, help="(default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default=d.dtype, help="(default: %(default)s)")
+    parser.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                        help="share of rows held out for validation (default: %(default)s)")
+    parser.add_argument("--data", default=str(data.SHIPPED_SAMPLE), metavar="PATH",
+                        help="labelled CSV (.csv or .csv.gz; default: the shipped 5,000-digit sample)")
+
+
+def config_from_args(args, limits) -> TrainConfig:
+    """The TrainConfig the train flags describe, checked (also against the host's caps)."""
+    return TrainConfig(hidden=parse_hidden(args.hidden), activation=args.activation, init=args.init,
+                       optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
+                       epochs=getattr(args, "epochs", TrainConfig.epochs), l2=args.l2,
+                       dropout=args.dropout, seed=args.seed, dtype=args.dtype,
+                       val_fraction=args.val_fraction).validated(limits)
 
 
 def writable_target(path, option: str) -> Path:
@@ -239,14 +281,15 @@ def print_table(table):
     Console(highlight=False).print(table)
 
 
-def follow(run, emit, poll=0.1) -> bool:
-    """Start run and hand each twin's new records to emit(impl, records) every `poll` seconds until
-    it ends. Ctrl-C stops the run, whose last records then still come through; True if it did.
+def follow(runs, emit, poll=0.1) -> bool:
+    """Start the runs and hand each twin's new records to emit(run, impl, records) every `poll`
+    seconds until all have ended. Ctrl-C stops them, whose last records then still come through;
+    True if it did.
 
     Ctrl-C only sets a flag here (an exception could cut a line of output in half); a second
     Ctrl-C raises KeyboardInterrupt as usual.
     """
-    seen, interrupted = dict.fromkeys(run.impls, 0), []
+    seen, interrupted = {(run.id, impl): 0 for run in runs for impl in run.impls}, []
 
     def on_ctrl_c(signum, frame):
         interrupted.append(signum)
@@ -255,15 +298,18 @@ def follow(run, emit, poll=0.1) -> bool:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_ctrl_c) if in_main else None
     try:
-        run.start()
+        for run in runs:
+            run.start()
         while True:
             if interrupted:
-                run.stop()
-            finished = run.finished  # read first: once true, every record is already in the buffer
-            for impl in run.impls:
-                new = run.records(impl, seen[impl])
-                seen[impl] += len(new)
-                emit(impl, new)
+                for run in runs:
+                    run.stop()
+            finished = all(run.finished for run in runs)  # first: once true, every record is in
+            for run in runs:
+                for impl in run.impls:
+                    new = run.records(impl, seen[run.id, impl])
+                    seen[run.id, impl] += len(new)
+                    emit(run, impl, new)
             if finished:
                 return bool(interrupted)
             time.sleep(poll)
@@ -289,41 +335,53 @@ def failure_lines(run) -> list[str]:
     return [f"{' and '.join(impls)} twin: {message}" for message, impls in problems.items()]
 
 
-def cmd_train(args) -> int:
-    from .model_io import save_model
-    from .run import Run, default_pool
-    limits = limits_from_env()
-    config = TrainConfig(hidden=parse_hidden(args.hidden), activation=args.activation, init=args.init,
-                         optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
-                         epochs=args.epochs, l2=args.l2, dropout=args.dropout, seed=args.seed,
-                         dtype=args.dtype, val_fraction=args.val_fraction).validated(limits)
-    impls = TWINS[args.impl]
+def twins_to_train(choice: str) -> tuple:
+    """The twins --impl asks for, less PyTorch (with a warning) when it is not installed."""
+    impls = TWINS[choice]
     if "torch" in impls and not torch_available():
-        if args.impl == "torch":
+        if choice == "torch":
             raise UserError(f"PyTorch is not installed; {INSTALL_TORCH}, or use --impl numpy.")
         warn(f"PyTorch is not installed, so only the NumPy twin trains; {INSTALL_TORCH}.")
         impls = ("numpy",)
-    targets = save_targets(args.save, args.impl, impls)
-    dataset = data.load_csv(args.data, labelled=True, max_rows=limits.max_rows)
+    return impls
+
+
+def load_split(path, config: TrainConfig, limits):
+    """The labelled CSV at path, split as config says; then the trainer pool starts."""
+    from .run import default_pool
+    dataset = data.load_csv(path, labelled=True, max_rows=limits.max_rows)
     # Each trainer process imports torch only if it trains the PyTorch twin (about 4 s here), so
     # the NumPy twin starts at once.
     default_pool(limits, preload_torch=False)
-    split = data.make_split(dataset, config.val_fraction, config.seed, dtype=config.dtype)
+    return data.make_split(dataset, config.val_fraction, config.seed, dtype=config.dtype)
+
+
+def json_line(fields: dict) -> None:
+    print(json.dumps({k: finite(v) for k, v in fields.items()}, allow_nan=False), flush=True)
+
+
+def cmd_train(args) -> int:
+    from .model_io import save_model
+    from .run import Run
+    limits = limits_from_env()
+    config = config_from_args(args, limits)
+    impls = twins_to_train(args.impl)
+    targets = save_targets(args.save, args.impl, impls)
+    split = load_split(args.data, config, limits)
     run = Run(config, split, impls=impls, limits=limits, name="cli")
 
     steps_per_epoch = math.ceil(len(split.y_train) / (config.batch_size or len(split.y_train)))
     progress = None if args.json else Progress(impls, config.epochs, steps_per_epoch)
 
-    def emit(impl, records):
+    def emit(run, impl, records):
         if args.json:
             for r in records:
-                print(json.dumps({k: finite(v) for k, v in r.to_dict().items()}, allow_nan=False),
-                      flush=True)
+                json_line(r.to_dict())
         else:
             progress.update(impl, records)
 
     try:
-        interrupted = follow(run, emit)
+        interrupted = follow([run], emit)
     except KeyboardInterrupt:  # a second Ctrl-C
         run.stop()
         raise
@@ -343,6 +401,100 @@ def cmd_train(args) -> int:
     for impl, path in targets.items():
         save_model(path, run.twins[impl].params(), config.activation)
         say(f"saved the {impl} twin to {path}", json_mode=args.json)
+    return 0
+
+
+# ---- compare ----------------------------------------------------------------------------------------
+def results_table(results):
+    """One row per run (and twin) of an experiment, as a rich table."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE, pad_edge=False)
+    headings = ("run", "twin", "outcome", "step-1 loss", "final val_acc", "best epoch", "wall time",
+                "samples/s", "diverged")
+    for i, heading in enumerate(headings):
+        table.add_column(heading, justify="left" if i < 3 else "right")
+    for r in results:
+        table.add_row(r.run, r.impl, r.outcome, _shown(r.first_loss, "{:.6f}"),
+                      _shown(r.final_val_acc, "{:.4f}"), _shown(r.best_epoch, "{}"),
+                      _shown(r.seconds, "{:.1f} s"), _shown(r.samples_per_s, "{:,.0f}"),
+                      "yes" if r.diverged else "no")
+    return table
+
+
+def _shown(value, form: str) -> str:
+    return "-" if value is None or isinstance(value, float) and not math.isfinite(value) else form.format(value)
+
+
+def cmd_compare(args) -> int:
+    from .experiments import make_experiment, parse_vary, results_of, verdict
+    from .run import Run
+    limits = limits_from_env()
+    key, texts = parse_vary(args.vary)
+    experiment = make_experiment(config_from_args(args, limits), key, texts, limits)
+    impls = twins_to_train(args.impl)
+    split = load_split(args.data, experiment.base, limits)
+    runs = [Run(config, split, impls=impls, limits=limits, label=label)
+            for config, label in zip(experiment.configs(), experiment.labels)]
+    say(experiment.held_equal(), json_mode=args.json)
+
+    def emit(run, impl, records):
+        for r in records:
+            if args.json:
+                json_line({"run": run.name, **r.to_dict()})
+            elif r.event is not None and r.event != "epoch_end":
+                say(f"{run.name} ({impl}): {r.message}")
+
+    try:
+        interrupted = follow(runs, emit)
+    except KeyboardInterrupt:  # a second Ctrl-C
+        for run in runs:
+            run.stop()
+        raise
+    results = [result for impl in impls for result in results_of(experiment.labels, runs, impl)]
+    from rich.console import Console
+    console = Console(highlight=False, stderr=args.json)
+    if not console.is_terminal:
+        console.width = 132           # a log file or a pipe: room for every column
+    console.print(results_table(results))
+    for impl in impls:
+        prefix = f"{impl} twin: " if len(impls) > 1 else ""
+        say(prefix + verdict([r for r in results if r.impl == impl]), json_mode=args.json)
+    if interrupted:
+        print("stopped (Ctrl-C).", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    failed = [f"{run.name}: {message}" for run in runs for message in set(run.errors.values())]
+    for line in failed:
+        print(f"error: {line}", file=sys.stderr, flush=True)
+    return EXIT_USER_ERROR if failed else 0
+
+
+# ---- lr-find ----------------------------------------------------------------------------------------
+SUMMARY_ROWS = 12   # probes shown without --json
+
+
+def cmd_lr_find(args) -> int:
+    from .lr_find import find_lr
+    from .run import default_pool
+    limits = limits_from_env()
+    config = config_from_args(args, limits)
+    impl = twins_to_train(args.impl)[0]
+    split = load_split(args.data, config, limits)
+    # In a trainer process, like every run: its thread caps, and the torch twin's torch.
+    finding = default_pool(limits, preload_torch=False).call(find_lr, config, split, impl)
+    if args.json:
+        for probe in finding.probes:
+            json_line(probe.to_dict())
+        json_line({"suggested_lr": finding.suggested_lr, "stopped_early": finding.stopped_early,
+                   "message": finding.message})
+        return 0
+    stride = max(1, math.ceil(len(finding.probes) / SUMMARY_ROWS))
+    print(f"{'step':>5}  {'lr':>9}  {'loss':>8}  {'smoothed':>8}")
+    for probe in finding.probes[::stride] + ([finding.probes[-1]] if (len(finding.probes) - 1) % stride else []):
+        print(f"{probe.step:>5}  {probe.lr:>9.3g}  {_shown(probe.loss, '{:.4f}'):>8}  {probe.smoothed:>8.4f}")
+    print(finding.message)
+    print(RULE)
     return 0
 
 
@@ -419,14 +571,14 @@ def cmd_bench(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "gradcheck": cmd_gradcheck, "bench": cmd_bench}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "lr-find": cmd_lr_find, "predict": cmd_predict, "gradcheck": cmd_gradcheck, "bench": cmd_bench}
 
 
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("choose a command: train, predict, gradcheck or bench "
+            raise UsageError("choose a command: train, compare, lr-find, predict, gradcheck or bench "
                              "(python -m nn_core --help lists them).")
         return COMMANDS[args.command](args)
     except UserError as e:

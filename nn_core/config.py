@@ -10,7 +10,7 @@ N_INPUTS = 784   # 28 x 28 pixels
 N_OUTPUTS = 10   # digits 0-9
 
 ACTIVATION_NAMES = ("relu", "leaky_relu", "sigmoid", "tanh")
-INIT_NAMES = ("he", "xavier", "uniform")
+INIT_NAMES = ("he", "xavier", "uniform", "zeros")
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 DTYPE_NAMES = ("float32", "float64")
 

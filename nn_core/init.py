@@ -22,7 +22,14 @@ def uniform(rng, fan_in, fan_out):
     return rng.random((fan_in, fan_out)) - 0.5, rng.random(fan_out) - 0.5
 
 
-INITIALISERS = {"he": he, "xavier": xavier, "uniform": uniform}
+def zeros(rng, fan_in, fan_out):
+    """Every weight and bias 0: a lesson in what goes wrong. Without dropout, all units of a layer
+    compute the same thing and get the same gradient, so they stay identical; with relu, leaky_relu
+    or tanh every hidden output is 0, so only the output layer's biases ever move."""
+    return np.zeros((fan_in, fan_out)), np.zeros(fan_out)
+
+
+INITIALISERS = {"he": he, "xavier": xavier, "uniform": uniform, "zeros": zeros}
 
 
 def init_params(layer_sizes, scheme="he", seed=0, dtype="float32"):
@@ -41,4 +48,6 @@ DESCRIPTIONS = {
     "he": "weights from a normal distribution with std √(2 / fan_in) (0.05 for the first layer), biases 0; for ReLU",
     "xavier": "weights uniform in ±√(6 / (fan_in + fan_out)), biases 0; for tanh and sigmoid",
     "uniform": "weights and biases uniform in [-0.5, 0.5): about 6× He's spread in the first layer",
+    "zeros": ("every weight and bias 0: the units of a layer get the same gradient and stay identical; "
+              "with relu or tanh only the output biases learn"),
 }

@@ -55,6 +55,10 @@ class NumpyTwin:
             return loss, n_correct, None
         return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2])
 
+    def set_lr(self, lr):
+        """The learning rate of the next steps (the learning-rate finder raises it step by step)."""
+        self.optimizer.lr = lr
+
     def evaluate(self, x, y):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             logits = np.concatenate([self.model.forward(x[i:i + EVAL_CHUNK])[0]

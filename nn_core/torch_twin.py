@@ -71,6 +71,11 @@ class TorchTwin:
                                      cpu(w0 - w.detach() for w0, w in zip(before, weights)))
         return loss_value, int(correct_value), diag
 
+    def set_lr(self, lr):
+        """The learning rate of the next steps (the learning-rate finder raises it step by step)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     @torch.no_grad()
     def evaluate(self, x, y):
         self.model.eval()

@@ -1,0 +1,164 @@
+"""The Experiments page's settings and runs: widget values <-> the URL <-> nn_core.experiments.
+
+The experiment lives in the query string (?preset=...&vary=lr&values=0.001,0.1,3&twin=numpy plus
+the Train page's base settings), so a teacher can share it as a link. The runs are ordinary
+nn_core.run.Runs on the app's trainer pool (state.trainer_pool), kept in this session and stopped
+when it ends.
+"""
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from app_support import state
+from app_support import train_settings as ts
+from nn_core.config import ACTIVATION_NAMES, INIT_NAMES, OPTIMIZER_NAMES
+from nn_core.errors import UserError
+from nn_core.experiments import PRESETS, VARIABLES, Experiment, make_experiment, results_of
+from nn_core.run import Run
+
+WIDGET = "experiments.w."          # prefix of this page's widget keys
+SETTINGS = "experiments.settings"  # every widget value, kept while on other pages
+CURRENT = "experiments.current"    # the ExperimentRuns started last
+LINK_WARNING = "experiments.link_warning"
+PRESET = "experiments.preset"      # the preset last chosen (by a click or a link)
+TWINS = {"numpy": "NumPy", "torch": "PyTorch"}
+FORM = ("vary", "values", "twin")  # this page's own settings; the rest are the Train page's
+NUMBER = "number_input"
+# The base settings' widgets, held equal across the runs: (column, st.* function, label, setting, options).
+BASE_WIDGETS = (
+    (0, "text_input", "Hidden layer sizes", "hidden", {}),
+    (0, "selectbox", "Activation", "activation", {"options": ACTIVATION_NAMES}),
+    (0, "selectbox", "Initialisation", "init", {"options": INIT_NAMES}),
+    (1, "selectbox", "Optimizer", "optimizer", {"options": OPTIMIZER_NAMES}),
+    (1, NUMBER, "Learning rate", "lr", {"step": 0.01, "format": "%g"}),
+    (1, NUMBER, "Batch size (0 = full batch)", "batch_size", {"step": 16}),
+    (2, NUMBER, "Epochs", "epochs", {"step": 1}),
+    (2, NUMBER, "L2 weight decay", "l2", {"step": 1e-4, "format": "%g"}),
+    (2, NUMBER, "Dropout", "dropout", {"step": 0.05, "format": "%g"}),
+    (3, NUMBER, "Seed", "seed", {"step": 1}),
+    (3, "toggle", "float64", "float64", {}),
+)
+
+
+@dataclass
+class ExperimentRuns:
+    experiment: Experiment
+    impl: str
+    runs: list                     # one nn_core.run.Run per value, in the experiment's order
+
+    @property
+    def active(self) -> bool:
+        return any(not run.finished for run in self.runs)
+
+    def results(self):
+        return results_of(self.experiment.labels, self.runs, self.impl)
+
+
+def preset_settings(name: str) -> dict:
+    """The form's values for a preset: its setting, its values, and its base on top of the defaults."""
+    preset = PRESETS[name]
+    base = ts.settings_from_config(ts.config_from_settings(ts.default_settings()).replace(**preset.base))
+    return {**base, "vary": preset.key, "values": ",".join(preset.values), "twin": "numpy"}
+
+
+def settings_from_query(query: dict) -> tuple[dict, list[str]]:
+    """The form from a link: a preset, then the link's own values on top; one note per value ignored."""
+    settings, problems = ts.settings_from_query(query, state.host_limits())
+    if query.get("preset") in PRESETS:
+        used = {k for k in query if not any(p.startswith(f"{k}=") for p in problems)}   # read from the link
+        linked = used | ({"float64"} if "dtype" in used else set())
+        settings = preset_settings(query["preset"]) | {k: v for k, v in settings.items() if k in linked}
+    else:
+        settings |= {"vary": "optimizer", "values": ",".join(PRESETS["optimizer_race"].values), "twin": "numpy"}
+    if query.get("vary") in VARIABLES:
+        settings["vary"] = query["vary"]
+    elif "vary" in query:
+        problems.append(f"vary={query['vary']!r} (choose one of {', '.join(VARIABLES)})")
+    settings["values"] = query.get("values", settings["values"])
+    settings["twin"] = query.get("twin") if query.get("twin") in TWINS else settings["twin"]
+    return settings, problems
+
+
+def load_settings() -> None:
+    """On the first visit, the form from the link; then the widgets keep their values."""
+    if SETTINGS not in st.session_state:
+        query = st.query_params.to_dict()
+        st.session_state[SETTINGS], ignored = settings_from_query(query)
+        if query.get("preset") in PRESETS:
+            st.session_state[PRESET] = query["preset"]
+        if ignored:
+            st.session_state[LINK_WARNING] = ("Some settings in this link could not be used, so the form "
+                                              "keeps the preset's or the default value of each: "
+                                              + "; ".join(ignored))
+    for name, value in st.session_state[SETTINGS].items():
+        st.session_state.setdefault(WIDGET + name, value)
+
+
+def apply_preset(name: str) -> None:
+    """Button callback: fill the form with a preset (runs before the page is drawn)."""
+    for key, value in preset_settings(name).items():
+        st.session_state[WIDGET + key] = value
+    st.session_state[PRESET] = name
+
+
+def settings_now() -> dict:
+    settings = {name: st.session_state[WIDGET + name] for name in (*ts.default_settings(), *FORM)}
+    st.session_state[SETTINGS] = settings
+    return settings
+
+
+def experiment_from(settings: dict) -> Experiment:
+    """Raises UserError (one sentence) if a setting or value is wrong."""
+    base = ts.config_from_settings(settings)
+    return make_experiment(base, settings["vary"], settings["values"].split(","), state.host_limits())
+
+
+def is_still(name: str, settings: dict) -> bool:
+    """True while the form keeps what the preset's lesson needs: its setting, values and base."""
+    wanted = preset_settings(name)
+    return all(settings[key] == wanted[key] for key in ("vary", "values", *PRESETS[name].base))
+
+
+def keep_in_url(settings: dict) -> None:
+    """The experiment in the address bar: a link to share; the preset's name while it is unchanged."""
+    query = ts.settings_to_query(settings) | {name: str(settings[name]) for name in FORM}
+    preset = st.session_state.get(PRESET)
+    if preset in PRESETS and is_still(preset, settings):
+        query["preset"] = preset
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+
+
+class _Held:
+    """This session's experiment runs, stopped when its page goes away (see _held)."""
+
+    def __init__(self):
+        self.runs = []
+
+    def stop_all(self):
+        for run in self.runs:
+            run.stop("the page was closed, so the experiment stopped.")
+
+
+@st.cache_resource(scope="session", on_release=_Held.stop_all)
+def _held() -> _Held:
+    return _Held()
+
+
+def start(experiment: Experiment, impl: str) -> ExperimentRuns:
+    """One run per value on the app's trainer pool; they wait in its queue like any run."""
+    if impl == "torch" and not state.torch_available():
+        raise UserError(f"{state.TORCH_MISSING}, or choose the NumPy twin.")
+    split = state.split_for(experiment.base)
+    previous = st.session_state.get(CURRENT)
+    if previous is not None:
+        for run in previous.runs:
+            run.stop()
+    runs = [Run(config, split, impls=(impl,), limits=state.host_limits(), pool=state.trainer_pool(),
+                label=label) for config, label in zip(experiment.configs(), experiment.labels)]
+    _held().runs = runs
+    for run in runs:
+        run.start()
+    st.session_state[CURRENT] = ExperimentRuns(experiment, impl, runs)
+    return st.session_state[CURRENT]
