@@ -118,10 +118,11 @@ SUGGESTIONS = {
                  "rates where the loss turns back up."),
     "minimum/10": (minimum_over_ten,
                    "The suggestion is a tenth of the learning rate where the smoothed loss is lowest: one "
-                   "decade below the rates where the loss turns back up."),
+                   "decade below the rate where the loss turns back up."),
     "valley": (valley,
-               "The suggestion is the learning rate halfway along the longest stretch where the smoothed "
-               "loss keeps falling (fastai's valley rule)."),
+               "The suggestion is the learning rate halfway along the longest falling run of probes, each "
+               "with a lower smoothed loss than the one before, stepping over any that are not lower "
+               "(fastai's valley rule)."),
 }
 DEFAULT_SUGGESTION = "minimum/10"
 RULE = SUGGESTIONS[DEFAULT_SUGGESTION][1]
