@@ -90,8 +90,9 @@ def minimum_over_ten(lrs, smoothed, skip_start: int = SKIP_START) -> float | Non
 
 def valley(lrs, smoothed, skip_start: int = SKIP_START) -> float | None:
     """The lr halfway (in probes, so in log lr) along the longest valley: the longest run of probes,
-    not necessarily neighbours, whose smoothed losses each fall below the one before (fastai's
-    `valley`). None if the loss never fell."""
+    not necessarily neighbours, whose smoothed losses each fall below the one before (after fastai's
+    `valley`, which takes the run's start to be its end minus its length, so a little later when the
+    run steps over probes). None if the loss never fell."""
     part = _falling_part(lrs, smoothed, skip_start)
     if part is None:
         return None
