@@ -53,8 +53,8 @@ def lr_finder_figure(finding):
     start = frame["smoothed"].iloc[0]
     if math.isfinite(start):
         fig.update_yaxes(range=[0, 1.5 * start])                     # the blow-up runs off the top
-    if finding.suggested_lr is not None:     # a point on the smoothed curve (data coordinates)
-        at = frame.loc[frame["lr"] == finding.suggested_lr, "smoothed"].iloc[0]
+    if finding.suggested_lr is not None:     # on the smoothed curve, at the first probe from the suggestion
+        at = frame.loc[frame["lr"] >= finding.suggested_lr, "smoothed"].iloc[0]     # (it may lie between probes)
         fig.add_scatter(x=[finding.suggested_lr], y=[at], mode="markers",
                         name=f"suggestion: {finding.suggested_lr:.2g}",
                         marker=dict(size=16, symbol="star", color="black"))

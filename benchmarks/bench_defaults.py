@@ -71,16 +71,21 @@ def measure(dataset, optimizer, lr, epochs, seed):
     return per_epoch[min(4, len(per_epoch) - 1)], per_epoch[-1], swing, len(per_epoch) == epochs
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def seeds_and_epochs(argv, description):
+    """The --seeds (comma-separated) and --epochs options, as ([seed, ...], epochs)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    return [int(s) for s in args.seeds.split(",")], args.epochs
+
+
+def main(argv=None):
+    seeds, epochs = seeds_and_epochs(argv, __doc__.split("\n")[0])
     shipped = load_shipped_sample()
     sets = [shipped, shifted_with_noise(shipped), sklearn_digits()]
     print(f"default network: hidden {TrainConfig.hidden}, {TrainConfig.activation}, {TrainConfig.init}, "
-          f"batch {TrainConfig.batch_size}; {args.epochs} epochs; NumPy twin; seeds {seeds}")
+          f"batch {TrainConfig.batch_size}; {epochs} epochs; NumPy twin; seeds {seeds}")
     for dataset in sets:
         print(f"\n{dataset.name} ({len(dataset):,} digits)")
         for optimizer in sorted({o for o, _ in CANDIDATES}):
@@ -92,11 +97,11 @@ def main(argv=None):
                 config = TrainConfig(seed=seed)
                 found = find_lr(config, make_split(dataset, config.val_fraction, config.seed))
                 print(f"  seed {seed}: {config.optimizer} at the finder's {found.suggested_lr:.3g} ends at "
-                      f"{measure(dataset, config.optimizer, found.suggested_lr, args.epochs, seed)[1]:.4f}")
+                      f"{measure(dataset, config.optimizer, found.suggested_lr, epochs, seed)[1]:.4f}")
         print(f"  {'candidate':<16} {'val acc @5':>10} {'val acc @end':>12} {'swing':>7} {'time':>7}")
         for optimizer, lr in CANDIDATES:
             start = time.perf_counter()
-            rows = [measure(dataset, optimizer, lr, args.epochs, seed) for seed in seeds]
+            rows = [measure(dataset, optimizer, lr, epochs, seed) for seed in seeds]
             seconds = (time.perf_counter() - start) / len(seeds)
             at5, at_end, swing, finished = (statistics.fmean(column) for column in zip(*rows))
             note = "" if finished == 1 else "  (some runs diverged)"

@@ -8,6 +8,7 @@ import json
 from streamlit.testing.v1 import AppTest
 
 from nn_core.experiments import PRESETS
+from nn_core.lr_find import RULE
 
 TIMEOUT = 60
 PAGE = "app_pages/experiments.py"
@@ -112,7 +113,7 @@ def test_lr_finder_marks_a_suggestion_and_opens_train_with_it():
     assert finding.suggested_lr is not None
     assert set(traces(at, "experiments_chart_lr")) == {"batch loss", "smoothed loss",
                                                        f"suggestion: {finding.suggested_lr:.2g}"}
-    assert any("suggested learning rate" in i.value and "falls fastest" in i.value for i in at.info)
+    assert any("suggested learning rate" in i.value and RULE in i.value for i in at.info)
     checked(at.button(key="experiments.use_lr").click().run())
     assert at.number_input(key="train.w.lr").value == float(f"{finding.suggested_lr:.2g}")
     assert at.text_input(key="train.w.hidden").value == "32"

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+
+from nn_core.lr_find import RULE
 from test_cli import RECORD_FIELDS, SMALL, assert_user_error, cli, json_records
 
 
@@ -77,7 +79,7 @@ def test_lr_find_summary_and_torch_twin():
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["step", "lr", "loss", "smoothed"]
     assert len(lines) <= 16 and "suggested learning rate" in lines[-2]
-    assert lines[-1].startswith("The suggestion is the learning rate where the smoothed loss falls fastest")
+    assert lines[-1] == RULE
     assert not math.isnan(float(lines[1].split()[1]))
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from nn_core import data
 from nn_core.config import TrainConfig
-from nn_core.lr_find import (END_LR, RULE, START_LR, find_lr, lr_schedule, smoothed_losses,
-                             steepest_fall)
+from nn_core.lr_find import (DEFAULT_SUGGESTION, END_LR, RULE, START_LR, SUGGESTIONS, find_lr,
+                             lr_schedule, minimum_over_ten, smoothed_losses, steepest_fall, valley)
 from nn_core.run import Run, run_to_end
 
 
@@ -37,13 +37,35 @@ def test_smoothing_is_bias_corrected():
     assert smoothed_losses([3.0, 1.0], beta)[-1] == pytest.approx(by_hand)
 
 
-def test_suggestion_is_where_the_smoothed_loss_falls_fastest():
+def falling_then_blowing_up():
+    """50 rates from 1e-4 to 1; a loss that falls fastest at lr 1e-2, is lowest at probe 39, then
+    blows up."""
     lrs = np.geomspace(1e-4, 1, 50)
-    x = np.log10(lrs)
-    loss = 2 - np.tanh(3 * (x + 2))           # falls fastest at log10(lr) = -2
-    loss[40:] = np.linspace(loss[39], 10, 10)  # ... then blows up
+    loss = 2 - np.tanh(3 * (np.log10(lrs) + 2))
+    loss[40:] = np.linspace(loss[39], 10, 10)
+    return lrs, loss
+
+
+def test_steepest_fall_is_where_the_smoothed_loss_falls_fastest():
+    lrs, loss = falling_then_blowing_up()
     assert steepest_fall(lrs, loss, skip_start=5) == pytest.approx(1e-2, rel=0.2)
-    assert steepest_fall(lrs, np.linspace(1, 3, 50)) is None     # never fell: no suggestion
+
+
+def test_minimum_over_ten_is_a_tenth_of_the_rate_at_the_lowest_loss():
+    lrs, loss = falling_then_blowing_up()
+    assert minimum_over_ten(lrs, loss, skip_start=5) == pytest.approx(lrs[39] / 10)
+
+
+def test_valley_is_halfway_along_the_longest_fall_even_across_a_bump():
+    lrs, loss = falling_then_blowing_up()
+    assert valley(lrs, loss, skip_start=5) == pytest.approx(lrs[(5 + 39) // 2])
+    loss[15] += 0.05                               # one noisy probe: the valley steps over it
+    assert valley(lrs, loss, skip_start=5) == pytest.approx(lrs[(5 + 39) // 2])
+
+
+@pytest.mark.parametrize("rule", SUGGESTIONS)
+def test_no_suggestion_when_the_loss_never_fell(rule):
+    assert SUGGESTIONS[rule][0](np.geomspace(1e-4, 1, 50), np.linspace(1, 3, 50)) is None
 
 
 class ExplodingTwin:
@@ -100,9 +122,12 @@ def test_both_twins_give_the_same_probes(impl, shipped):
 
 
 def test_default_network_at_the_suggested_rate_reaches_95_percent(shipped):
-    """The issue's check: the finder's suggestion trains the default network well. Measured: lr
-    0.0318 -> 95.0% (950 of 1,000), with no margin; other seeds' splits end at 93.7% and 94.7% (README,
-    "Why these defaults"): the steepest-fall rule is a safe start, not the best rate."""
+    """The issue's check: the finder's suggestion (minimum/10) trains the default network well.
+    Measured (benchmarks/bench_lr_find.py, README): seed 0 ends at 95.3% (953 of 1,000: 3 digits above
+    the goal; the default lr 0.1, the best rate measured, reaches 95.5%, so no rule can have much more
+    margin on this network), seed 2 too; seed 1's split ends at 93.9% (94.6% at 0.1). The steepest-fall
+    rule's 0.0318 ended at 94.9-95.0% here: no margin."""
+    assert DEFAULT_SUGGESTION == "minimum/10"
     config = TrainConfig()
     split = split_for(config, shipped)
     finding = find_lr(config, split)
@@ -113,5 +138,8 @@ def test_default_network_at_the_suggested_rate_reaches_95_percent(shipped):
     assert final.event == "done" and final.val_acc >= 0.95
 
 
-def test_rule_is_one_sentence():
-    assert RULE.count(". ") == 0 and RULE.endswith(".")
+@pytest.mark.parametrize("rule", SUGGESTIONS)
+def test_each_rule_is_explained_in_one_sentence(rule):
+    sentence = SUGGESTIONS[rule][1]
+    assert sentence.count(". ") == 0 and sentence.endswith(".")
+    assert RULE == SUGGESTIONS[DEFAULT_SUGGESTION][1]
