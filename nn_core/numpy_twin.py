@@ -53,7 +53,9 @@ class NumpyTwin:
         n_correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
         if not diagnose:
             return loss, n_correct, None
-        return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2])
+        hidden = [layer.activation for layer in cache[:-1]]             # f(Z) (B, units), before dropout
+        return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2],
+                                                  hidden, self.config.activation)
 
     def evaluate(self, x, y):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

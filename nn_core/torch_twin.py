@@ -52,7 +52,12 @@ class TorchTwin:
         masks = step_masks(self.config, self.steps, len(yb))     # the NumPy twin's very numbers
         if masks is not None:
             masks = [torch.from_numpy(m).to(self.device) for m in masks]
+        hidden = []             # at diagnostic steps: each hidden layer's f(Z) (B, units), before dropout
+        hook = model.act.register_forward_hook(lambda act, inputs, a: hidden.append(a.detach())) \
+            if diagnose else None
         logits = model(xb, masks)                                # (B, 10)
+        if hook is not None:
+            hook.remove()
         loss = self.loss_fn(logits, yb)
         objective = loss
         if self.config.l2:
@@ -66,9 +71,11 @@ class TorchTwin:
         if diagnose:
             def cpu(tensors):
                 return [t.detach().cpu().numpy() for t in tensors]
-            diag = layer_diagnostics(cpu(l.weight.grad for l in model.linears),
-                                     cpu(l.bias.grad for l in model.linears), cpu(weights),
-                                     cpu(w0 - w.detach() for w0, w in zip(before, weights)))
+            # nn.Linear keeps W as (fan_out, fan_in): .T gives the NumPy twin's layout (a view, no copy).
+            diag = layer_diagnostics(cpu(l.weight.grad.T for l in model.linears),
+                                     cpu(l.bias.grad for l in model.linears), cpu(w.T for w in weights),
+                                     cpu((w0 - w.detach()).T for w0, w in zip(before, weights)),
+                                     cpu(hidden), self.config.activation)
         return loss_value, int(correct_value), diag
 
     @torch.no_grad()

@@ -1,0 +1,80 @@
+"""What the network-health diagnostics cost: training samples/s with diagnostics at the default interval
+(every TrainConfig.diag_every = 5 steps: norms, dead / saturated shares, histograms) against the same
+training with diagnostics off (diag_every larger than the run), for both twins.
+
+Each round trains a fresh twin from the same initial weights through trainer.train, the loop the
+app's workers run (records included, validation passes timed apart and left out: nn_core.bench's
+time_training_loop), on the shipped 5,000-digit sample, default network (784-128-64-10, momentum,
+batch 64, float32), one BLAS / torch thread as in a worker. Rounds alternate (on, off, off, on, ...)
+so a busy moment of the machine falls on both. Goal: diagnostics cost at most 10 % of throughput,
+on / off >= 0.90 for each twin, on CPU time (steadier than wall-clock time on a shared machine).
+
+    .venv/bin/python benchmarks/bench_health.py            # 7 rounds of 3 epochs per setting and twin
+    .venv/bin/python benchmarks/bench_health.py --quick    # 3 rounds of 1 epoch
+"""
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+from nn_core.bench import time_training_loop  # noqa: E402
+from nn_core.config import TrainConfig  # noqa: E402
+from nn_core.data import load_shipped_sample, make_split  # noqa: E402
+from nn_core.threads import limit_threads  # noqa: E402
+from nn_core.twins import initial_params, make_twin  # noqa: E402
+
+GOAL = 0.90
+NEVER = 10 ** 9          # diag_every past the run's last step: no diagnostics at all
+
+
+def rate(impl, config, params, split) -> tuple:
+    """(samples/s on CPU time, samples/s on wall-clock time) of one fresh twin trained per config."""
+    timed = time_training_loop(make_twin(impl, config, params), split, config)
+    return timed["samples"] / timed["cpu_seconds"], timed["samples"] / timed["seconds"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 1 epoch instead of 7 of 3")
+    args = parser.parse_args()
+    rounds, epochs = (3, 1) if args.quick else (7, 3)
+    import torch  # noqa: F401  (loaded first, so that limit_threads caps its threads too)
+    limit_threads(1)
+
+    on = TrainConfig(epochs=epochs).validated()
+    settings = {"on": on, "off": on.replace(diag_every=NEVER).validated()}
+    split = make_split(load_shipped_sample(), on.val_fraction, on.seed, dtype=on.dtype)
+    params = initial_params(on)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(f"784-128-64-10, {on.optimizer}, batch {on.batch_size}, {on.dtype}, shipped sample; diagnostics "
+          f"every {on.diag_every} steps vs never; {rounds} rounds x {epochs} epochs per setting and twin, "
+          "alternating, after one warm-up round\n")
+    print(f"{'twin':<6} {'setting':<8} {'median samples/s (CPU)':>22} {'(wall)':>8}  all rounds (CPU)")
+    passed = True
+    for impl in ("numpy", "torch"):
+        rates = {name: [] for name in settings}
+        for name, config in settings.items():                 # warm-up: first-call costs
+            rate(impl, config, params, split)
+        for r in range(rounds):
+            for name in (("on", "off") if r % 2 == 0 else ("off", "on")):
+                rates[name].append(rate(impl, settings[name], params, split))
+        median = {}
+        for name, measured in rates.items():
+            median[name] = statistics.median(cpu for cpu, _ in measured)
+            wall = statistics.median(w for _, w in measured)
+            print(f"{impl:<6} {name:<8} {median[name]:>22,.0f} {wall:>8,.0f}  "
+                  + " ".join(f"{cpu:,.0f}" for cpu, _ in measured))
+        ratio = median["on"] / median["off"]
+        passed &= ratio >= GOAL
+        print(f"{impl:<6} on / off = {ratio:.3f}  (goal >= {GOAL})\n")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("PASS" if passed else "FAIL")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
