@@ -9,6 +9,11 @@ batch 64, float32), one BLAS / torch thread as in a worker. Rounds alternate (on
 so a busy moment of the machine falls on both. Goal: diagnostics cost at most 10 % of throughput,
 on / off >= 0.90 for each twin, on CPU time (steadier than wall-clock time on a shared machine).
 
+On a busy shared machine those rounds swing by 10-20 %, as much as the cost measured. So a second
+estimate follows, from within single runs: the median time of a plain step, of a diagnostic step,
+and of a diagnostic step that also counts histograms (one in HISTOGRAM_EVERY), each step timed by
+the trainer itself (Record.step_time); the three kinds interleave, so a busy moment hits all.
+
     .venv/bin/python benchmarks/bench_health.py            # 7 rounds of 3 epochs per setting and twin
     .venv/bin/python benchmarks/bench_health.py --quick    # 3 rounds of 1 epoch
 """
@@ -24,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 from nn_core.bench import time_training_loop  # noqa: E402
 from nn_core.config import TrainConfig  # noqa: E402
 from nn_core.data import load_shipped_sample, make_split  # noqa: E402
+from nn_core.diagnostics import HISTOGRAM_EVERY  # noqa: E402
+from nn_core.trainer import train  # noqa: E402
 from nn_core.threads import limit_threads  # noqa: E402
 from nn_core.twins import initial_params, make_twin  # noqa: E402
 
@@ -35,6 +42,31 @@ def rate(impl, config, params, split) -> tuple:
     """(samples/s on CPU time, samples/s on wall-clock time) of one fresh twin trained per config."""
     timed = time_training_loop(make_twin(impl, config, params), split, config)
     return timed["samples"] / timed["cpu_seconds"], timed["samples"] / timed["seconds"]
+
+
+def step_kinds(impl, config, params, split) -> dict:
+    """Median seconds of each kind of step of one run: "plain", "diagnostic", "histograms"."""
+    kinds = {"plain": [], "diagnostic": [], "histograms": []}
+    for r in train(make_twin(impl, config, params), split, config):
+        if r.step > 1:       # the first step pays first-call costs
+            kind = "plain" if r.grad_norm is None else "diagnostic" if r.weight_hist is None else "histograms"
+            kinds[kind].append(r.step_time)
+    return {kind: statistics.median(times) for kind, times in kinds.items()}
+
+
+def within_runs(config, params, split, epochs) -> None:
+    """The second estimate (see the module's docstring), printed for both twins."""
+    config = config.replace(epochs=epochs)
+    cycle = HISTOGRAM_EVERY * config.diag_every          # steps in which each kind recurs
+    print(f"Within single runs ({epochs} epochs): median step time, microseconds")
+    print(f"{'twin':<6} {'plain':>7} {'diagnostic':>11} {'+histograms':>12}  cost over {cycle} steps")
+    for impl in ("numpy", "torch"):
+        m = step_kinds(impl, config, params, split)
+        extra = (HISTOGRAM_EVERY - 1) * (m["diagnostic"] - m["plain"]) + m["histograms"] - m["plain"]
+        ratio = cycle * m["plain"] / (cycle * m["plain"] + extra)
+        print(f"{impl:<6} {m['plain'] * 1e6:>7.0f} {m['diagnostic'] * 1e6:>11.0f} "
+              f"{m['histograms'] * 1e6:>12.0f}  on / off = {ratio:.3f}")
+    print()
 
 
 def main() -> int:
@@ -71,6 +103,7 @@ def main() -> int:
         ratio = median["on"] / median["off"]
         passed &= ratio >= GOAL
         print(f"{impl:<6} on / off = {ratio:.3f}  (goal >= {GOAL})\n")
+    within_runs(on, params, split, epochs=2 * epochs)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1

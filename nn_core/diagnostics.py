@@ -45,7 +45,8 @@ def dead_fraction(activations: np.ndarray, activation: str) -> float | None:
     """
     if activation not in INACTIVE_WHEN_AT_MOST_ZERO:
         return None
-    return float((activations.max(axis=0) <= 0).mean())       # (units,): the largest a over the batch
+    never_active = activations.max(axis=0) <= 0             # (units,): even the largest a is <= 0
+    return np.count_nonzero(never_active) / never_active.size
 
 
 def saturated_fraction(activations: np.ndarray, activation: str) -> float | None:
@@ -67,6 +68,16 @@ HISTOGRAM_BINS = 30      # equal bins from the smallest to the largest value, pe
 # (a fixed random sample for the array's shape): enough for the shape of a distribution, and what
 # keeps a diagnostic step cheap when the first layer holds 100,352 weights (see bench_health.py).
 HISTOGRAM_SAMPLE = 1024
+# Histograms are counted at every HISTOGRAM_EVERY-th diagnostic step only (every 20 training steps
+# at the default diag_every of 5, about three times an epoch of the shipped sample): they cost more
+# than the rest of a diagnostic step and change slowly, and the bands need no more points than that.
+HISTOGRAM_EVERY = 4
+
+
+def histogram_step(step: int, diag_every: int) -> bool:
+    """Whether training step `step` (1, 2, ...; a diagnostic step, as nn_core.trainer.train picks
+    them: 1, 1 + diag_every, ...) also counts histograms: steps 1, 1 + HISTOGRAM_EVERY * diag_every, ..."""
+    return (step - 1) % (HISTOGRAM_EVERY * diag_every) == 0
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,21 +96,44 @@ def _sample_positions(shape: tuple, column_major: bool) -> np.ndarray:
     return np.sort(flat)                                   # read memory front to back
 
 
-def histogram(values: np.ndarray) -> dict:
-    """{"lo", "hi", "counts"}: HISTOGRAM_BINS counts of the sampled values of the 2-D array `values`
-    (HISTOGRAM_SAMPLE at most, all of them in a smaller array) in equal bins from lo, the smallest
-    sampled value, to hi, the largest; the last bin includes hi. Non-finite values are left out."""
+def _sample(values: np.ndarray) -> np.ndarray:
+    """The sampled values of a 2-D array, (HISTOGRAM_SAMPLE,) at most."""
     memory = values.ravel(order="K")                       # a view, in the order the array is stored
-    sample = memory.take(_sample_positions(values.shape, not values.flags.c_contiguous))
-    lo, hi = float(sample.min()), float(sample.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):      # a diverging step: count what is finite
-        sample = sample[np.isfinite(sample)]
-        lo, hi = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 0.0)
-    scale = HISTOGRAM_BINS / (hi - lo) if hi > lo else 0.0
-    bins = ((sample - lo) * scale).astype(np.intp)         # 0 .. HISTOGRAM_BINS (hi itself)
-    counts = np.bincount(bins, minlength=HISTOGRAM_BINS + 1)
-    counts[HISTOGRAM_BINS - 1] += counts[HISTOGRAM_BINS]
-    return {"lo": lo, "hi": hi, "counts": counts[:HISTOGRAM_BINS].tolist()}
+    return memory.take(_sample_positions(values.shape, not values.flags.c_contiguous))
+
+
+def histograms(arrays: list) -> list:
+    """One histogram {"lo", "hi", "counts"} per 2-D array: HISTOGRAM_BINS counts of its sampled
+    values (HISTOGRAM_SAMPLE at most, all of them in a smaller array) in equal bins from lo, the
+    smallest sampled value, to hi, the largest; the last bin includes hi. Non-finite values are
+    left out. The arrays' samples are joined end to end and counted in one pass."""
+    samples = [_sample(a) for a in arrays]
+    sizes = [len(sample) for sample in samples]
+    joined = np.concatenate(samples)                                     # (sum of sizes,)
+    starts = np.cumsum([0] + sizes[:-1])
+    lo, hi = np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)   # (arrays,)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):           # a diverging step
+        return [_finite_histogram(sample) for sample in samples]
+    scale = np.divide(HISTOGRAM_BINS, hi - lo, out=np.zeros_like(lo), where=hi > lo)
+    bins = ((joined - np.repeat(lo, sizes)) * np.repeat(scale, sizes)).astype(np.intp)  # 0 .. BINS
+    bins += np.repeat(np.arange(len(arrays)) * (HISTOGRAM_BINS + 1), sizes)            # a row each
+    counts = np.bincount(bins, minlength=len(arrays) * (HISTOGRAM_BINS + 1)).reshape(len(arrays), -1)
+    counts[:, HISTOGRAM_BINS - 1] += counts[:, HISTOGRAM_BINS]                          # hi itself
+    return [{"lo": a, "hi": b, "counts": c}
+            for a, b, c in zip(lo.tolist(), hi.tolist(), counts[:, :HISTOGRAM_BINS].tolist())]
+
+
+def _finite_histogram(sample: np.ndarray) -> dict:
+    """The histogram of a sample's finite values; lo = hi = 0 and no counts if none is finite."""
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:
+        return {"lo": 0.0, "hi": 0.0, "counts": [0] * HISTOGRAM_BINS}
+    return histograms([finite.reshape(1, -1)])[0]
+
+
+def histogram(values: np.ndarray) -> dict:
+    """histograms() of one 2-D array."""
+    return histograms([values])[0]
 
 
 # TensorBoard's distribution bands: percentiles about 0, 1, 1.5 and "all" standard deviations of a
@@ -137,14 +171,15 @@ def _dot(a, b) -> float:
     return float(np.dot(a.ravel(order), b.ravel(order)))
 
 
-def layer_diagnostics(grads_w, grads_b, weights, updates, hidden=None, activation=None):
+def layer_diagnostics(grads_w, grads_b, weights, updates, hidden=None, activation=None,
+                      with_histograms=True):
     """Per-layer diagnostics from NumPy arrays (see Record): gradients dW, db, weights W after the
     step, and the step's updates U = W_before - W_after as the optimizer reported them. No copy of
     the weights from before the step is needed: ||W_before||^2 = ||W + U||^2 = ||W||^2 + 2 W.U + ||U||^2.
 
     hidden: each hidden layer's activations f(Z) for the batch, (B, units), before dropout, and
     activation the name of f; given, the record also gets the network's health (dead and
-    saturated shares, histograms of W, dW and f(Z))."""
+    saturated shares, and, with_histograms, histograms of W, dW and f(Z))."""
     layers = []
     for gw, gb, W, U in zip(grads_w, grads_b, weights, updates):
         ww, wu, uu = _dot(W, W), _dot(W, U), _dot(U, U)     # W and U first: the step just touched them
@@ -156,16 +191,18 @@ def layer_diagnostics(grads_w, grads_b, weights, updates, hidden=None, activatio
     sizes = {"grad_norm": grad, "grad_norm_scaled": scaled, "weight_norm": weight, "update_ratio": update}
     if hidden is None:
         return sizes
-    return sizes | health(grads_w, weights, hidden, activation)
+    return sizes | health(grads_w, weights, hidden, activation, with_histograms)
 
 
-def health(grads_w, weights, hidden, activation) -> dict:
+def health(grads_w, weights, hidden, activation, with_histograms=True) -> dict:
     """dead_fraction and saturated_fraction per hidden layer (None where the activation has no such
-    state), and histograms of W and dW per layer and of f(Z) per hidden layer."""
+    state), and, with_histograms, histograms of W and dW per layer and of f(Z) per hidden layer."""
     def each_layer(share, applies):
         return [share(a, activation) for a in hidden] if activation in applies else None
-    return {"dead_fraction": each_layer(dead_fraction, INACTIVE_WHEN_AT_MOST_ZERO),
-            "saturated_fraction": each_layer(saturated_fraction, SLOPE_FROM_ACTIVATION),
-            "weight_hist": [histogram(W) for W in weights],
-            "grad_hist": [histogram(gw) for gw in grads_w],
-            "activation_hist": [histogram(a) for a in hidden]}
+    shares = {"dead_fraction": each_layer(dead_fraction, INACTIVE_WHEN_AT_MOST_ZERO),
+              "saturated_fraction": each_layer(saturated_fraction, SLOPE_FROM_ACTIVATION)}
+    if not with_histograms:
+        return shares
+    counted = histograms([*weights, *grads_w, *hidden])
+    n = len(weights)
+    return shares | {"weight_hist": counted[:n], "grad_hist": counted[n:2 * n], "activation_hist": counted[2 * n:]}

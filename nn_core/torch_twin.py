@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from .torch_mlp import TORCH_DTYPES, TORCH_OPTIMIZERS, TorchMLP, default_device
-from .diagnostics import layer_diagnostics
+from .diagnostics import histogram_step, layer_diagnostics
 from .dropout import step_masks
 
 
@@ -53,8 +53,7 @@ class TorchTwin:
         if masks is not None:
             masks = [torch.from_numpy(m).to(self.device) for m in masks]
         hidden = []             # at diagnostic steps: each hidden layer's f(Z) (B, units), before dropout
-        hook = model.act.register_forward_hook(lambda act, inputs, a: hidden.append(a.detach())) \
-            if diagnose else None
+        hook = model.act.register_forward_hook(lambda act, inputs, a: hidden.append(a)) if diagnose else None
         logits = model(xb, masks)                                # (B, 10)
         if hook is not None:
             hook.remove()
@@ -67,16 +66,25 @@ class TorchTwin:
         self.optimizer.step()
         n_correct = (logits.argmax(dim=1) == yb).sum()
         loss_value, correct_value = torch.stack([loss.detach(), n_correct.to(loss.dtype)]).tolist()
-        diag = None
-        if diagnose:
-            def cpu(tensors):
-                return [t.detach().cpu().numpy() for t in tensors]
-            # nn.Linear keeps W as (fan_out, fan_in): .T gives the NumPy twin's layout (a view, no copy).
-            diag = layer_diagnostics(cpu(l.weight.grad.T for l in model.linears),
-                                     cpu(l.bias.grad for l in model.linears), cpu(w.T for w in weights),
-                                     cpu((w0 - w.detach()).T for w0, w in zip(before, weights)),
-                                     cpu(hidden), self.config.activation)
+        diag = self._diagnostics(before, hidden) if diagnose else None
         return loss_value, int(correct_value), diag
+
+    def _diagnostics(self, before, hidden) -> dict:
+        """layer_diagnostics from NumPy views of this step's tensors. before: copies of the weights
+        from before the step, turned here into the step's updates W_before - W_after (in place);
+        hidden: each hidden layer's f(Z). nn.Linear keeps W as (fan_out, fan_in): the .T views
+        give the NumPy twin's layout without a copy."""
+        linears = self.model.linears
+        for w0, linear in zip(before, linears):
+            w0.sub_(linear.weight.detach())
+
+        def arrays(tensors):
+            return [t.numpy(force=True) for t in tensors]     # detached, on the CPU: a view there
+        return layer_diagnostics([g.T for g in arrays(lin.weight.grad for lin in linears)],
+                                 arrays(lin.bias.grad for lin in linears),
+                                 [W.T for W in arrays(lin.weight for lin in linears)],
+                                 [U.T for U in arrays(before)], arrays(hidden), self.config.activation,
+                                 with_histograms=histogram_step(self.steps, self.config.diag_every))
 
     @torch.no_grad()
     def evaluate(self, x, y):

@@ -45,7 +45,7 @@ class Record:
     dead_fraction: list | None = None
     saturated_fraction: list | None = None
     # Histograms {"lo", "hi", "counts"} (HISTOGRAM_BINS equal bins from lo to hi): of W and of dW
-    # per layer, of the activations f(Z) per hidden layer.
+    # per layer, of the activations f(Z) per hidden layer; on every HISTOGRAM_EVERY-th diagnostic step.
     weight_hist: list | None = None
     grad_hist: list | None = None
     activation_hist: list | None = None

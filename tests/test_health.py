@@ -159,9 +159,10 @@ def test_five_layer_sigmoid_shows_saturation(split):
 def test_torch_reads_activations_only_at_diagnostic_steps(split):
     config = TrainConfig(hidden=(16,), epochs=1, diag_every=3).validated()
     twin = make_twin("torch", config, initial_params(config), device="cpu")
-    records = list(islice(train(twin, split, config), 7))
-    assert [r.step for r in records if r.activation_hist is not None] == [1, 4, 7]
-    assert [r.step for r in records if r.dead_fraction is not None] == [1, 4, 7]
+    records = list(islice(train(twin, split, config), 14))
+    assert [r.step for r in records if r.dead_fraction is not None] == [1, 4, 7, 10, 13]
+    every = D.HISTOGRAM_EVERY * config.diag_every                  # histograms: fewer, same rule
+    assert [r.step for r in records if r.activation_hist is not None] == list(range(1, 15, every))
     assert not twin.model.act._forward_hooks           # the hook is gone after each diagnostic step
 
 
