@@ -111,11 +111,14 @@ def histograms(arrays: list) -> list:
     sizes = [len(sample) for sample in samples]
     joined = np.concatenate(samples)                                     # (sum of sizes,)
     starts = np.cumsum([0] + sizes[:-1])
-    lo, hi = np.minimum.reduceat(joined, starts), np.maximum.reduceat(joined, starts)   # (arrays,)
+    # (arrays,) each; float64, so that a range as narrow as float32's tiniest numbers still divides
+    lo = np.minimum.reduceat(joined, starts).astype(np.float64)
+    hi = np.maximum.reduceat(joined, starts).astype(np.float64)
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):           # a diverging step
         return [_finite_histogram(sample) for sample in samples]
     scale = np.divide(HISTOGRAM_BINS, hi - lo, out=np.zeros_like(lo), where=hi > lo)
     bins = ((joined - np.repeat(lo, sizes)) * np.repeat(scale, sizes)).astype(np.intp)  # 0 .. BINS
+    np.clip(bins, 0, HISTOGRAM_BINS, out=bins)              # (rounding can overshoot by a hair)
     bins += np.repeat(np.arange(len(arrays)) * (HISTOGRAM_BINS + 1), sizes)            # a row each
     counts = np.bincount(bins, minlength=len(arrays) * (HISTOGRAM_BINS + 1)).reshape(len(arrays), -1)
     counts[:, HISTOGRAM_BINS - 1] += counts[:, HISTOGRAM_BINS]                          # hi itself

@@ -89,6 +89,15 @@ def test_histogram_samples_big_arrays_the_same_way_in_either_layout():
     assert D.histogram(torch_view) == h
 
 
+def test_histogram_of_a_range_as_narrow_as_float32_allows():
+    # A layer whose units have nearly all died: zeros and one output of float32's tiniest size.
+    values = np.zeros((16, 64), dtype=np.float32)
+    values[3, 5] = np.float32(1e-44)
+    h = D.histogram(values)
+    assert (h["lo"], h["hi"]) == (0.0, float(np.float32(1e-44)))
+    assert h["counts"][0] == values.size - 1 and h["counts"][-1] == 1
+
+
 def test_histogram_leaves_out_non_finite_values():
     values = np.array([[1.0, np.nan, 3.0], [np.inf, 2.0, -np.inf]])
     h = D.histogram(values)
