@@ -32,26 +32,26 @@ NOTICE = {
                 "to dark, hold all, 86 %, 68 % and 38 % of its sampled weights; they drift and widen "
                 "slowly while the network learns, and bands that suddenly burst apart mean the steps "
                 "are too big: lower the learning rate."),
-    "gradients": ("**What to notice:** gradients spread widest in the first steps and narrow as the "
-                  "loss falls; each layer has its own scale, so read the axis numbers: if the first "
+    "gradients": ("**What to notice:** gradients usually spread widest in the first steps and narrow "
+                  "as the loss falls; each layer has its own scale, so read the axis numbers: if the first "
                   "layer's are orders of magnitude smaller than the last layer's, the gradient is "
                   "vanishing on its way back (try ReLU or fewer layers), and bands that keep widening "
                   "warn of divergence (lower the learning rate)."),
     "activations": ("**What to notice:** these are the hidden units' outputs f(z) on the training "
                     "batch: ReLU outputs pile up at 0 with a tail above it, and sigmoid or tanh "
-                    "outputs should stay off their limits (0 and 1, or −1 and 1); bands pressed onto "
-                    "0 (ReLU) or against a limit (sigmoid, tanh) mean units that have stopped "
-                    "learning, so lower the learning rate."),
-    "dead_relu": ("**What to notice:** a dead ReLU unit outputs 0 for every digit of the batch, so no "
-                  "gradient reaches its weights and it cannot learn its way back: a few percent "
-                  "come and go, but if the share climbs and stays high, lower the learning rate or "
-                  "try leaky_relu."),
+                    "outputs should stay off their limits (0 and 1, or −1 and 1); bands collapsed onto "
+                    "0 (ReLU) or pressed against a limit (sigmoid, tanh) mean units that have "
+                    "stopped learning, so lower the learning rate."),
+    "dead_relu": ("**What to notice:** a unit counted here output 0 for every digit of the batch, so "
+                  "no gradient reached its weights through it: a few percent come and go, but a "
+                  "share that climbs and stays high means units that have died for good, so lower "
+                  "the learning rate or try leaky_relu."),
     "dead_leaky_relu": ("**What to notice:** a unit counts here when its input is negative for every "
                         "digit of the batch; leaky ReLU still passes 1 % of the gradient there, so "
                         "such a unit recovers only slowly: if the share climbs, lower the learning "
                         "rate."),
     "saturated": ("**What to notice:** a saturated unit sits on a flat end of its {activation} for at "
-                  "least {almost_every:.0%} of the batch (its slope below {slope:.0%} of the steepest), "
+                  "least {almost_every} % of the batch (its slope below {slope} % of the steepest), "
                   "so almost no gradient flows back through it: if the share climbs, lower the "
                   "learning rate or try ReLU."),
     "update_ratio": ("**What to notice:** each line is how far one step moves a layer's weights, "
@@ -66,7 +66,8 @@ def notice(chart: str, activation: str) -> str:
     """The sentence under a chart; the dead / saturated chart's depends on the activation."""
     if chart == "units":
         chart = "saturated" if activation in ("sigmoid", "tanh") else f"dead_{activation}"
-    return NOTICE[chart].format(activation=activation, almost_every=ALMOST_EVERY, slope=SATURATED_SLOPE)
+    return NOTICE[chart].format(activation=activation, almost_every=round(ALMOST_EVERY * 100),
+                                slope=round(SATURATED_SLOPE * 100))
 
 
 # ---- records -> plain lists ---------------------------------------------------------------------

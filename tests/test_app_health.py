@@ -96,7 +96,7 @@ def test_a_sigmoid_run_shows_saturation_not_dead_units():
     charts = specs(at)
     assert "Saturated units per hidden layer" in charts and "Dead units per hidden layer" not in charts
     assert hf.notice("units", "sigmoid") in captions(at)
-    assert "flat end of its sigmoid for at least 95% of the batch (its slope below 1% of the steepest)" \
+    assert "flat end of its sigmoid for at least 95 % of the batch (its slope below 1 % of the steepest)" \
         in captions(at)
 
 
