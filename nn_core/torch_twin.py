@@ -23,6 +23,7 @@ class TorchTwin:
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self._data = {}  # id of a NumPy array -> the same data as a tensor on the device
         self.steps = 0   # training steps taken: picks each step's shared dropout masks
+        self._before = None   # diagnostic steps: the weights from before the step (see _copy_weights)
 
     def _tensor(self, array):
         key = id(array)
@@ -46,7 +47,7 @@ class TorchTwin:
         model = self.model
         model.train()
         weights = model.weight_matrices()
-        before = [w.detach().clone() for w in weights] if diagnose else None
+        before = self._copy_weights(weights) if diagnose else None
         self.optimizer.zero_grad()
         self.steps += 1
         masks = step_masks(self.config, self.steps, len(yb))     # the NumPy twin's very numbers
@@ -68,6 +69,15 @@ class TorchTwin:
         loss_value, correct_value = torch.stack([loss.detach(), n_correct.to(loss.dtype)]).tolist()
         diag = self._diagnostics(before, hidden) if diagnose else None
         return loss_value, int(correct_value), diag
+
+    def _copy_weights(self, weights) -> list:
+        """The weights as they are now, copied into buffers kept for the next diagnostic step
+        (allocating ~0.5 MB per step is slower than copying into memory already there)."""
+        if self._before is None:
+            self._before = [torch.empty_like(w, requires_grad=False) for w in weights]
+        for buffer, w in zip(self._before, weights):
+            buffer.copy_(w.detach())
+        return self._before
 
     def _diagnostics(self, before, hidden) -> dict:
         """layer_diagnostics from NumPy views of this step's tensors. before: copies of the weights
