@@ -13,6 +13,7 @@ pages = [
     st.Page("app_pages/train.py", title="Train & compare", icon=":material/model_training:"),
     st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("app_pages/inside.py", title="Inside the network", icon=":material/hub:"),
+    st.Page("app_pages/health.py", title="Network health", icon=":material/monitor_heart:"),
     st.Page("app_pages/step.py", title="One training step", icon=":material/footprint:"),
     st.Page("app_pages/try_it.py", title="Try it", icon=":material/draw:"),
     st.Page("app_pages/gradient_check.py", title="Gradient check", icon=":material/rule:"),

@@ -4,7 +4,7 @@ fed the same mini-batches in the same order as the PyTorch twin. See trainer.py 
 import numpy as np
 
 from .config import TrainConfig
-from .diagnostics import layer_diagnostics
+from .diagnostics import histogram_step, layer_diagnostics
 from .dropout import step_masks
 from .functional import cross_entropy, cross_entropy_and_grad
 from .numpy_mlp import EVAL_CHUNK, NumpyMLP
@@ -53,7 +53,10 @@ class NumpyTwin:
         n_correct = int(np.count_nonzero(logits.argmax(axis=1) == yb))
         if not diagnose:
             return loss, n_correct, None
-        return loss, n_correct, layer_diagnostics(grads[0::2], grads[1::2], model.weights, updates[0::2])
+        hidden = [layer.activation for layer in cache[:-1]]             # f(Z) (B, units), before dropout
+        return loss, n_correct, layer_diagnostics(
+            grads[0::2], grads[1::2], model.weights, updates[0::2], hidden, self.config.activation,
+            with_histograms=histogram_step(self.steps, self.config.diag_every))
 
     def set_lr(self, lr):
         """The learning rate of the next steps (the learning-rate finder raises it step by step)."""

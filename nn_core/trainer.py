@@ -40,6 +40,15 @@ class Record:
     grad_norm_scaled: list | None = None   # the same / sqrt(parameters in the layer)
     weight_norm: list | None = None        # per layer, ||W||
     update_ratio: list | None = None       # per layer, ||W_after - W_before|| / ||W_before||
+    # Network health (nn_core.diagnostics), also on diagnostic steps only. Per hidden layer: the
+    # share of dead units (ReLU family, else None) and of saturated ones (sigmoid / tanh, else None).
+    dead_fraction: list | None = None
+    saturated_fraction: list | None = None
+    # Histograms {"lo", "hi", "counts"} (HISTOGRAM_BINS equal bins from lo to hi): of W and of dW
+    # per layer, of the activations f(Z) per hidden layer; on every HISTOGRAM_EVERY-th diagnostic step.
+    weight_hist: list | None = None
+    grad_hist: list | None = None
+    activation_hist: list | None = None
     event: str | None = None               # "epoch_end", "done", "stopped", "diverged", "limit"
     message: str | None = None
 
