@@ -27,7 +27,7 @@ def health_charts(run, impl: str, polling: bool) -> None:
     latest = run.latest(impl)
     state_text = STATUS_WORDS.get(run.status, run.status)
     step_text = f"step {latest.step:,}, epoch {latest.epoch} of {run.config.epochs}" if latest else "no step yet"
-    st.markdown(f"#### {run.name.split(' · ')[0]} · {charts.TWIN_NAMES[impl]} twin · {step_text} · {state_text}")
+    st.markdown(f"#### {run.label} · {charts.TWIN_NAMES[impl]} twin · {step_text} · {state_text}")
     series = hf.health_series(run.records(impl))
     if series.empty:
         if run.finished:
