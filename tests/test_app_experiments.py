@@ -159,6 +159,9 @@ def test_a_reload_finds_the_experiment_training_and_a_restart_finds_it_finished(
     drawn = {run.label for run in started.runs if run.records("numpy")}
     assert {"lr=0.01", "lr=0.1"} <= drawn and not any(run.finished for run in started.runs)
     assert set(traces(again, "experiments_chart_loss")) == drawn
+    (line,) = [c.value for c in again.sidebar.caption if c.value.startswith("**Experiment")]  # while it trains
+    head, statuses = line.split(":** ")
+    assert head == f"**Experiment {started.number}" and statuses.split(", ")[:2] == ["running", "running"]
     assert not again.button(key="experiments.stop").disabled
     again.button(key="experiments.stop").click().run()                     # driven from the new page
     for run in started.runs:
@@ -174,6 +177,7 @@ def test_a_reload_finds_the_experiment_training_and_a_restart_finds_it_finished(
         assert any("did not finish" in s.value for s in back.success)
         assert set(traces(back, "experiments_chart_loss")) == drawn                # read from the store
         assert "**lr=0.01**: stopped by the user after step" in captions(back)
+        assert not any(c.value.startswith("**Experiment") for c in back.sidebar.caption)    # ended
         assert "only lr differs" in captions(back)                  # the form is the experiment's
         assert back.text_input(key="experiments.w.values").value == "0.01,0.1,0.3"
         assert "Run history" not in [h.value for h in back.switch_page("app_pages/train.py").run().header]
