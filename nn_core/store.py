@@ -233,13 +233,25 @@ class RunStore:
                 self._db.execute("PRAGMA journal_mode = WAL")   # readers never wait for a writer
         elif version not in MIGRATIONS:
             raise Unreadable(f"its schema version is {version}; this app reads versions 1 to {SCHEMA_VERSION}")
-        for step in range(version + 1, SCHEMA_VERSION + 1):    # all of a step, or none of it
-            try:
-                self._db.executescript(f"BEGIN; {MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
-            except sqlite3.DatabaseError as e:                 # a version-1 file without its tables
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise Unreadable(f"its schema could not be brought from version {step - 1} to {step}: {e}") from None
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self):
+        """Bring the file to SCHEMA_VERSION: every step, or none of them. Under SQLite's write lock,
+        so of two servers opening one file at once, the second finds the work done."""
+        self._db.execute("BEGIN IMMEDIATE")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        step = version
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {step}")
+        except sqlite3.DatabaseError as e:                     # a version-1 file without its tables
+            self._db.execute("ROLLBACK")
+            raise Unreadable(f"its schema could not be brought from version {step - 1} to {step}: {e}") from None
+        self._db.execute("COMMIT")
 
     def close(self):
         with self._lock:

@@ -70,6 +70,18 @@ def test_a_version_1_file_is_brought_to_version_2_in_place_and_keeps_every_run(p
     assert RunStore(path).schema_version == 2          # opened again: nothing to do
 
 
+def test_two_servers_opening_one_version_1_file_at_once_both_find_it_migrated(path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[1] + "PRAGMA user_version = 1;")
+    with ThreadPoolExecutor(4) as pool:                # (replicas of the app share the default file)
+        opened = list(pool.map(lambda _: open_store(path), range(4)))
+    assert [problem for _, problem in opened] == [None] * 4
+    assert {store.schema_version for store, _ in opened} == {2}
+
+
 def test_an_experiment_and_its_runs_round_trip(path):
     store = RunStore(path)
     spec = {"base": CONFIG.to_dict(), "key": "lr", "values": ["0.01", "0.1"],
