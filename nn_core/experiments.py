@@ -81,7 +81,7 @@ class Experiment:
 @dataclass
 class ExperimentRuns:
     """An experiment started: its runs (nn_core.run.Run while they train, else stored runs), one per
-    value in the experiment's order, each training twin impl."""
+    value in the experiment's order, all training the twin `impl` ('numpy' or 'torch')."""
     experiment: Experiment
     impl: str
     runs: list
@@ -98,14 +98,14 @@ class ExperimentRuns:
     def spec(self) -> dict:
         """What the run store keeps to rebuild the experiment (experiment_from_spec), as JSON can hold."""
         return {"base": self.experiment.base.to_dict(), "key": self.experiment.key,
-                "values": self.experiment.texts, "labels": self.experiment.labels, "impl": self.impl}
+                "values": list(self.experiment.values), "texts": self.experiment.texts,
+                "labels": self.experiment.labels, "impl": self.impl}
 
 
 def experiment_from_spec(spec: dict) -> tuple[Experiment, str]:
     """The experiment and its twin back from ExperimentRuns.spec(), read as it was started (not
     checked again against today's caps: it has already run)."""
-    read, _ = VARIABLES[spec["key"]]
-    values = tuple(read(text) for text in spec["values"])
+    values = tuple(tuple(v) if isinstance(v, list) else v for v in spec["values"])    # hidden: widths
     return Experiment(TrainConfig.from_dict(spec["base"]), spec["key"], values), spec["impl"]
 
 
