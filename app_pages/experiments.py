@@ -45,11 +45,18 @@ def on_stop() -> None:
         run.stop()
 
 
+def ended_early(run) -> str | None:
+    """Why a run ended before its last epoch (stopped, interrupted, diverged...), if it says so."""
+    if run.finished and run.status != "done":
+        return " ".join(sorted(set(run.messages().values()))) or None
+    return None
+
+
 def live(current, polling: bool) -> None:
     """Status, overlaid curves, results table and verdict; redrawn every second while runs train."""
     labels = current.experiment.labels
     for column, run, label in zip(st.columns(len(labels)), current.runs, labels):
-        column.caption(f"**{label}**: {run.status}"
+        column.caption(f"**{label}**: {ended_early(run) or run.status}"
                        + (f" (number {run.queue_place()} in the queue)" if run.queue_place() else ""))
     frame = ef.curves_frame(current.runs, st.session_state.setdefault(SERIES, {}))
     left, right = st.columns(2)
@@ -106,7 +113,7 @@ else:
     preset = PRESETS.get(st.query_params.get("preset"))
     st.caption(experiment.held_equal() + (f" **What to look for:** {preset.lesson}" if preset else ""))
 
-current = st.session_state.get(form.CURRENT)
+current = form.current()
 active = current is not None and current.active
 buttons = st.columns([1, 1, 4])
 buttons[0].button("Run the experiment", type="primary", on_click=on_run, disabled=experiment is None,
@@ -115,6 +122,8 @@ buttons[1].button("Stop", on_click=on_stop, disabled=not active, key="experiment
 if PROBLEM in st.session_state:
     st.error(st.session_state.pop(PROBLEM))
 if current is not None:
+    st.markdown(f"**Your experiment {current.number}** ({form.TWINS[current.impl]} twin): "
+                + ", ".join(current.experiment.labels))
     st.fragment(run_every=LIVE_EVERY if active else None)(live)(current, active)
 
 st.header("Learning-rate finder")

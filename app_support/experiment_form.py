@@ -2,24 +2,21 @@
 
 The experiment lives in the query string (?preset=...&vary=lr&values=0.001,0.1,3&twin=numpy plus
 the Train page's base settings), so a teacher can share it as a link. The runs are ordinary
-nn_core.run.Runs on the app's trainer pool (state.trainer_pool), kept in this session and stopped
-when it ends.
+nn_core.run.Runs on the app's trainer pool, kept server-wide for the student and in the run store
+like a Train run (app_support.session.start_experiment), so a reload or a closed tab loses nothing.
 """
-
-from dataclasses import dataclass
 
 import streamlit as st
 
-from app_support import state
+from app_support import session, state
 from app_support import train_settings as ts
 from nn_core.config import ACTIVATION_NAMES, INIT_NAMES, OPTIMIZER_NAMES
 from nn_core.errors import UserError
-from nn_core.experiments import PRESETS, VARIABLES, Experiment, make_experiment, results_of
-from nn_core.run import Run
+from nn_core.experiments import PRESETS, VARIABLES, Experiment, ExperimentRuns, make_experiment
 
 WIDGET = "experiments.w."          # prefix of this page's widget keys
 SETTINGS = "experiments.settings"  # every widget value, kept while on other pages
-CURRENT = "experiments.current"    # the ExperimentRuns started last
+CURRENT = "experiments.current"    # the student's latest ExperimentRuns (nn_core.experiments)
 LINK_WARNING = "experiments.link_warning"
 PRESET = "experiments.preset"      # the preset last chosen (by a click or a link)
 TWINS = {"numpy": "NumPy", "torch": "PyTorch"}
@@ -39,20 +36,6 @@ BASE_WIDGETS = (
     (3, NUMBER, "Seed", "seed", {"step": 1}),
     (3, "toggle", "float64", "float64", {}),
 )
-
-
-@dataclass
-class ExperimentRuns:
-    experiment: Experiment
-    impl: str
-    runs: list                     # one nn_core.run.Run per value, in the experiment's order
-
-    @property
-    def active(self) -> bool:
-        return any(not run.finished for run in self.runs)
-
-    def results(self):
-        return results_of(self.experiment.labels, self.runs, self.impl)
 
 
 def preset_settings(name: str) -> dict:
@@ -80,11 +63,23 @@ def settings_from_query(query: dict) -> tuple[dict, list[str]]:
     return settings, problems
 
 
+def settings_of(started: ExperimentRuns) -> dict:
+    """The form's values that make the experiment `started`."""
+    experiment = started.experiment
+    return {**ts.settings_from_config(experiment.base), "vary": experiment.key,
+            "values": ",".join(experiment.texts), "twin": started.impl}
+
+
 def load_settings() -> None:
-    """On the first visit, the form from the link; then the widgets keep their values."""
+    """On the first visit, the form from the link, else (a bare address) from the student's latest
+    experiment, else the optimizer race; then the widgets keep their values."""
     if SETTINGS not in st.session_state:
         query = st.query_params.to_dict()
-        st.session_state[SETTINGS], ignored = settings_from_query(query)
+        latest = session.latest_experiment()
+        if not query and latest is not None:
+            st.session_state[SETTINGS], ignored = settings_of(latest), []
+        else:
+            st.session_state[SETTINGS], ignored = settings_from_query(query)
         if query.get("preset") in PRESETS:
             st.session_state[PRESET] = query["preset"]
         if ignored:
@@ -130,35 +125,16 @@ def keep_in_url(settings: dict) -> None:
         st.query_params.from_dict(query)
 
 
-class _Held:
-    """This session's experiment runs, stopped when its page goes away (see _held)."""
-
-    def __init__(self):
-        self.runs = []
-
-    def stop_all(self):
-        for run in self.runs:
-            run.stop("the page was closed, so the experiment stopped.")
-
-
-@st.cache_resource(scope="session", on_release=_Held.stop_all)
-def _held() -> _Held:
-    return _Held()
-
-
 def start(experiment: Experiment, impl: str) -> ExperimentRuns:
     """One run per value on the app's trainer pool; they wait in its queue like any run."""
     if impl == "torch" and not state.torch_available():
         raise UserError(f"{state.TORCH_MISSING}, or choose the NumPy twin.")
-    split = state.split_for(experiment.base)
-    previous = st.session_state.get(CURRENT)
-    if previous is not None:
-        for run in previous.runs:
-            run.stop()
-    runs = [Run(config, split, impls=(impl,), limits=state.host_limits(), pool=state.trainer_pool(),
-                label=label) for config, label in zip(experiment.configs(), experiment.labels)]
-    _held().runs = runs
-    for run in runs:
-        run.start()
-    st.session_state[CURRENT] = ExperimentRuns(experiment, impl, runs)
+    st.session_state[CURRENT] = session.start_experiment(experiment, impl)
+    return st.session_state[CURRENT]
+
+
+def current() -> ExperimentRuns | None:
+    """The student's latest experiment: the one this tab started, or after a reload (or in another
+    tab, or after a server restart) the one the student started last, live or stored."""
+    st.session_state[CURRENT] = session.latest_experiment()
     return st.session_state[CURRENT]

@@ -17,6 +17,7 @@ import streamlit as st
 from nn_core import data as nn_data
 from nn_core.config import TrainConfig
 from nn_core.errors import UserError
+from nn_core.experiments import Experiment, ExperimentRuns
 from nn_core.model_io import SavedModel
 from nn_core.run import Run
 from nn_core.store import DEFAULT_PATH, DatasetRef, content_hash, open_store
@@ -202,19 +203,40 @@ def current_run() -> Run | None:
     return all_runs[-1] if all_runs else None
 
 
-def start_run(config: TrainConfig, impls=("numpy", "torch")) -> Run:
-    """Check the settings (the app's one check of them, before anything is stopped or stored),
-    then build and start a run on the current dataset. Raises UserError on bad settings."""
+def _checked_split(config: TrainConfig) -> tuple[TrainConfig, nn_data.Split, nn_data.Dataset]:
+    """The config checked against the host's caps, and the current dataset's split for it.
+    Raises UserError (one sentence) on bad settings or a dataset over the row cap."""
     limits = server.host_limits()
     config = config.validated(limits)
     dataset = current_dataset()
     if len(dataset) > limits.max_rows:
         raise UserError(f"the dataset has {len(dataset):,} rows, over this server's cap of "
                         f"{limits.max_rows:,} (NN_MAX_ROWS); choose a smaller dataset.")
-    split = split_for(config, dataset)
-    runs()       # attach this page before the run starts
+    runs()       # attach this page before a run starts
+    return config, split_for(config, dataset), dataset
+
+
+def start_run(config: TrainConfig, impls=("numpy", "torch")) -> Run:
+    """Check the settings (the app's one check of them, before anything is stopped or stored),
+    then build and start a run on the current dataset. Raises UserError on bad settings."""
+    config, split, dataset = _checked_split(config)
     return students().start(identity.student(), config, split, impls, current_dataset_ref(),
-                            limits=limits, pool=server.trainer_pool(), data_name=dataset.name)
+                            limits=server.host_limits(), pool=server.trainer_pool(), data_name=dataset.name)
+
+
+def start_experiment(experiment: Experiment, impl: str) -> ExperimentRuns:
+    """Start one run per value of the experiment on the current dataset, kept like any run of the
+    student's (a reload or a restart finds them); their previous experiment stops."""
+    _, split, dataset = _checked_split(experiment.base)
+    return students().start_experiment(identity.student(), experiment, split, impl, current_dataset_ref(),
+                                       limits=server.host_limits(), pool=server.trainer_pool(),
+                                       data_name=dataset.name)
+
+
+def latest_experiment() -> ExperimentRuns | None:
+    """This student's newest experiment, still training or finished (stored), or None."""
+    runs()       # attach this page: its runs keep training while it is open
+    return students().latest_experiment(identity.student())
 
 
 def wait_for_first_record(run: Run, timeout: float = 0.5) -> None:

@@ -78,6 +78,37 @@ class Experiment:
         return HELD_EQUAL.get(self.key, SAME_START.format(key=self.key))
 
 
+@dataclass
+class ExperimentRuns:
+    """An experiment started: its runs (nn_core.run.Run while they train, else stored runs), one per
+    value in the experiment's order, all training the twin `impl` ('numpy' or 'torch')."""
+    experiment: Experiment
+    impl: str
+    runs: list
+    id: int = 0                    # the run store's id (0: not in the store)
+    number: int = 0                # the student's experiment number
+
+    @property
+    def active(self) -> bool:
+        return any(not run.finished for run in self.runs)
+
+    def results(self) -> list["RunResult"]:
+        return results_of(self.experiment.labels, self.runs, self.impl)
+
+    def spec(self) -> dict:
+        """What the run store keeps to rebuild the experiment (experiment_from_spec), as JSON can hold."""
+        return {"base": self.experiment.base.to_dict(), "key": self.experiment.key,
+                "values": list(self.experiment.values), "texts": self.experiment.texts,
+                "labels": self.experiment.labels, "impl": self.impl}
+
+
+def experiment_from_spec(spec: dict) -> tuple[Experiment, str]:
+    """The experiment and its twin back from ExperimentRuns.spec(), read as it was started (not
+    checked again against today's caps: it has already run)."""
+    values = tuple(tuple(v) if isinstance(v, list) else v for v in spec["values"])    # hidden: widths
+    return Experiment(TrainConfig.from_dict(spec["base"]), spec["key"], values), spec["impl"]
+
+
 def parse_vary(text: str) -> tuple[str, list[str]]:
     """'optimizer=sgd,adam' -> ('optimizer', ['sgd', 'adam'])."""
     key, sep, values = str(text).partition("=")

@@ -4,13 +4,16 @@ So that nothing is lost to a reload, a dropped connection or a server restart. T
 library's sqlite3 only; one connection, shared by the server's threads behind a lock.
 
     runs      one row per run: whose it is (the student's token), its number and name, its config,
-              the dataset it trained on (name, and content hash for an upload), status, messages
+              the dataset it trained on (name, and content hash for an upload), status, messages;
+              an experiment's run also its experiment and its label (like 'lr=0.1')
+    experiments  one row per controlled experiment (nn_core.experiments): whose, its number, its spec
     twins     one row per twin of a run: every metric record (zlib-compressed JSON) and the final
               weights as the bytes of a .npz model file
     uploads   a student's uploaded datasets by content hash (the parsed digits, at most the row cap)
     students  a student's dataset in use, and when they were last seen
 
-The schema's version is SQLite's `PRAGMA user_version`. A file that is not a database, is damaged,
+The schema's version is SQLite's `PRAGMA user_version`; MIGRATIONS[v] takes a file from version v - 1
+to v, so an older file is brought up to date in place and keeps every run. A file that is not a database, is damaged,
 or has a schema this code does not know is moved aside (never deleted) and a new, empty store starts
 in its place, with one sentence saying so; where nothing can be written at all, the store lives in
 memory until the server stops. No streamlit here.
@@ -37,7 +40,6 @@ from .data import Dataset
 from .model_io import SavedModel, model_bytes
 from .trainer import Record
 
-SCHEMA_VERSION = 1
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "store" / "runs.sqlite3"
 IN_MEMORY = ":memory:"
 KEEP_UPLOADS = 3             # uploaded datasets remembered per student (the newest)
@@ -46,7 +48,7 @@ INTERRUPTED = "interrupted"
 INTERRUPTED_MESSAGE = "interrupted by a server restart; train it again."
 DAY = 86_400.0
 
-SCHEMA = """
+SCHEMA_V1 = """
 CREATE TABLE runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     student TEXT NOT NULL,
@@ -87,6 +89,21 @@ CREATE TABLE students (
     seen_at REAL NOT NULL
 );
 """
+# Version 2: controlled experiments; a Train run has no experiment (NULL) and no label.
+SCHEMA_V2 = """
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    started_at REAL NOT NULL
+);
+CREATE INDEX experiments_by_student ON experiments (student, id);
+ALTER TABLE runs ADD COLUMN experiment_id INTEGER REFERENCES experiments (id) ON DELETE CASCADE;
+ALTER TABLE runs ADD COLUMN label TEXT;
+"""
+MIGRATIONS = {1: SCHEMA_V1, 2: SCHEMA_V2}      # version -> the script that makes it from the one before
+SCHEMA_VERSION = max(MIGRATIONS)
 
 RECORD_FIELDS = {f.name for f in dataclasses.fields(Record)}
 
@@ -118,6 +135,18 @@ class RunRow:
     errors: dict
     started_at: float
     finished_at: float | None
+    experiment_id: int | None = None   # None for a Train run
+    label: str | None = None           # an experiment's run: its value, like 'lr=0.1'
+
+
+@dataclass
+class ExperimentRow:
+    """An experiment as the store keeps it; its runs are the RunRows with its id."""
+    id: int
+    student: str
+    number: int
+    spec: dict                         # nn_core.experiments.ExperimentRuns.spec()
+    started_at: float
 
 
 def content_hash(data: bytes) -> str:
@@ -163,14 +192,15 @@ def weights_from_blob(blob: bytes) -> SavedModel:
 
 def _row(values) -> RunRow:
     (id_, student, number, name, impls, config, dataset, dataset_hash, n_train, status, messages,
-     errors, started_at, finished_at) = values
+     errors, started_at, finished_at, experiment_id, label) = values
     return RunRow(id_, student, number, name, tuple(json.loads(impls)),
                   TrainConfig.from_dict(json.loads(config)), DatasetRef(dataset, dataset_hash),
-                  n_train, status, json.loads(messages), json.loads(errors), started_at, finished_at)
+                  n_train, status, json.loads(messages), json.loads(errors), started_at, finished_at,
+                  experiment_id, label)
 
 
 RUN_COLUMNS = ("id, student, number, name, impls, config, dataset, dataset_hash, n_train, status, "
-               "messages, errors, started_at, finished_at")
+               "messages, errors, started_at, finished_at, experiment_id, label")
 
 
 class RunStore:
@@ -201,9 +231,27 @@ class RunStore:
         if version == 0 and not tables - {"sqlite_sequence"}:
             if self.path != IN_MEMORY:
                 self._db.execute("PRAGMA journal_mode = WAL")   # readers never wait for a writer
-            self._db.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-        elif version != SCHEMA_VERSION:
-            raise Unreadable(f"its schema version is {version}; this app reads version {SCHEMA_VERSION}")
+        elif version not in MIGRATIONS:
+            raise Unreadable(f"its schema version is {version}; this app reads versions 1 to {SCHEMA_VERSION}")
+        if version < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self):
+        """Bring the file to SCHEMA_VERSION: every step, or none of them. Under SQLite's write lock,
+        so of two servers opening one file at once, the second finds the work done."""
+        self._db.execute("BEGIN IMMEDIATE")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        step = version
+        try:
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {step}")
+        except sqlite3.DatabaseError as e:                     # a version-1 file without its tables
+            self._db.execute("ROLLBACK")
+            raise Unreadable(f"its schema could not be brought from version {step - 1} to {step}: {e}") from None
+        self._db.execute("COMMIT")
 
     def close(self):
         with self._lock:
@@ -231,14 +279,29 @@ class RunStore:
 
     # ---- runs ------------------------------------------------------------------------------------
     def add_run(self, student: str, number: int, name: str, impls, config: TrainConfig,
-                dataset: DatasetRef, n_train: int, status: str = "running", started_at=None) -> int:
+                dataset: DatasetRef, n_train: int, status: str = "running", started_at=None,
+                experiment_id: int | None = None, label: str | None = None) -> int:
         """A new run, in the store from its first moment (so a restart finds it); its id."""
         cursor = self._run(
             "INSERT INTO runs (student, number, name, impls, config, dataset, dataset_hash, n_train,"
-            " status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, started_at, experiment_id, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (student, number, name, json.dumps(list(impls)), json.dumps(config.to_dict()), dataset.name,
-             dataset.hash, n_train, status, time.time() if started_at is None else started_at))
+             dataset.hash, n_train, status, time.time() if started_at is None else started_at,
+             experiment_id, label))
         return cursor.lastrowid
+
+    def add_experiment(self, student: str, number: int, spec: dict, started_at=None) -> int:
+        """A new experiment (its runs are added with its id); its id."""
+        cursor = self._run("INSERT INTO experiments (student, number, spec, started_at) VALUES (?, ?, ?, ?)",
+                           (student, number, json.dumps(spec), time.time() if started_at is None else started_at))
+        return cursor.lastrowid
+
+    def experiments_of(self, student: str) -> list[ExperimentRow]:
+        """The student's experiments, oldest first."""
+        rows = self._run("SELECT id, student, number, spec, started_at FROM experiments WHERE student = ?"
+                         " ORDER BY id", (student,)).fetchall()
+        return [ExperimentRow(id_, who, number, json.loads(spec), started_at)
+                for id_, who, number, spec, started_at in rows]
 
     def finish_run(self, run_id: int, status: str, messages: dict, errors: dict, records: dict,
                    weights: dict, activation: str, finished_at=None) -> None:
@@ -292,8 +355,9 @@ class RunStore:
 
     # ---- pruning -----------------------------------------------------------------------------------
     def prune(self, keep_days: float, keep_runs: int, now: float | None = None) -> list[int]:
-        """Delete finished runs older than keep_days, and all but each student's newest keep_runs
-        finished runs; forget students and uploads unused for keep_days. The ids deleted."""
+        """Delete finished runs older than keep_days, all but each student's newest keep_runs
+        finished Train runs, and the finished runs of all but their newest keep_runs experiments;
+        forget students, uploads and experiments unused for keep_days. The run ids deleted."""
         now = time.time() if now is None else now
         cutoff = now - keep_days * DAY
         placeholders = ", ".join("?" * len(UNFINISHED))
@@ -303,10 +367,20 @@ class RunStore:
                 (*UNFINISHED, cutoff))]
             over = [r[0] for r in db.execute(
                 f"SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY student ORDER BY id DESC)"
-                f" AS newest FROM runs WHERE status NOT IN ({placeholders})) WHERE newest > ?",
-                (*UNFINISHED, keep_runs))]
-            doomed = sorted(set(old) | set(over))
+                f" AS newest FROM runs WHERE status NOT IN ({placeholders}) AND experiment_id IS NULL)"
+                f" WHERE newest > ?", (*UNFINISHED, keep_runs))]
+            older_experiments = [r[0] for r in db.execute(
+                "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY student ORDER BY id DESC)"
+                " AS newest FROM experiments) WHERE newest > ?", (keep_runs,))]
+            in_older = ", ".join("?" * len(older_experiments))
+            over_experiments = [r[0] for r in db.execute(
+                f"SELECT id FROM runs WHERE status NOT IN ({placeholders}) AND experiment_id IN ({in_older})",
+                (*UNFINISHED, *older_experiments))]
+            doomed = sorted(set(old) | set(over) | set(over_experiments))
             db.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in doomed])
+            db.execute(f"DELETE FROM experiments WHERE (started_at < ? OR id IN ({in_older})) AND NOT EXISTS"
+                       " (SELECT 1 FROM runs WHERE runs.experiment_id = experiments.id)",
+                       (cutoff, *older_experiments))
             db.execute("DELETE FROM uploads WHERE used_at < ?", (cutoff,))
             db.execute("DELETE FROM students WHERE seen_at < ?", (cutoff,))
         return doomed

@@ -6,6 +6,10 @@ run it left training and draws it live. Each page attaches while its session liv
 when it goes. A student who has had no page for `orphan_seconds` gets their unfinished runs stopped,
 with a sentence saying why (runs also stop at the host's wall-time cap, as always).
 
+A student's controlled experiments (nn_core.experiments) are kept beside their Train runs, in
+a list of their own: starting an experiment stops the previous experiment's runs, starting a Train
+run stops the older Train runs, and neither stops the other. Everything else is the same for both.
+
 Each run is in the store from its start, and saved with its records and final weights when it ends,
 so a server restart finds every finished run (and marks those that were training as interrupted:
 nn_core.store.RunStore.mark_interrupted). No streamlit here: the app passes the store, the caps and
@@ -26,6 +30,7 @@ import numpy as np
 
 from .data import Split
 from .errors import UserError
+from .experiments import Experiment, ExperimentRuns, experiment_from_spec
 from .limits import Limits
 from .pool import WORKER_DIED
 from .run import FINISHED, Run, TrainedTwin
@@ -61,7 +66,7 @@ class StoredRun:
     def __init__(self, row: RunRow, store: RunStore, split_loader=None):
         self.row, self.store, self._split_loader = row, store, split_loader
         self.id, self.name, self.config, self.impls = row.id, row.name, row.config, row.impls
-        self.label = f"run {row.number}"
+        self.label = row.label or f"run {row.number}"
         self.status, self.started_at, self.dataset = row.status, row.started_at, row.dataset
         self.errors = dict(row.errors)
         self.split_problem = None          # why the run's own data could not be rebuilt, if so
@@ -120,6 +125,8 @@ class Student:
     token: str
     runs: list = field(default_factory=list)    # Run or StoredRun, oldest first; pages hold this list
     next_number: int = 1
+    experiments: list = field(default_factory=list)    # ExperimentRuns, oldest first
+    next_experiment: int = 1
     pages: int = 0                               # pages (browser sessions) attached now
     alone_since: float | None = None             # clock time the last page went away
 
@@ -158,9 +165,31 @@ class Students:
                 except sqlite3.Error as e:
                     self.note_problem(e)
                     rows = []
-                student.runs.extend(StoredRun(row, self.store, self.split_loader) for row in rows)
-                student.next_number = max((row.number for row in rows), default=0) + 1
+                trained = [row for row in rows if row.experiment_id is None]
+                student.runs.extend(StoredRun(row, self.store, self.split_loader) for row in trained)
+                student.next_number = max((row.number for row in trained), default=0) + 1
+                student.experiments.extend(self._stored_experiments(token, rows))
+                student.next_experiment = max((e.number for e in student.experiments), default=0) + 1
             return student
+
+    def _stored_experiments(self, token: str, rows: list[RunRow]) -> list[ExperimentRuns]:
+        """The student's experiments in the store, each with its stored runs in the order started."""
+        try:
+            stored = self.store.experiments_of(token)
+        except sqlite3.Error as e:
+            self.note_problem(e)
+            return []
+        made = []
+        for row in stored:
+            runs = [StoredRun(r, self.store, self.split_loader) for r in rows if r.experiment_id == row.id]
+            if runs:
+                experiment, impl = experiment_from_spec(row.spec)
+                made.append(ExperimentRuns(experiment, impl, runs, row.id, row.number))
+        return made
+
+    def _all_runs(self, student: Student) -> list:
+        """The student's Train runs and their experiments' runs."""
+        return [*student.runs, *(run for e in student.experiments for run in e.runs)]
 
     def runs(self, token: str) -> list:
         """The student's runs, oldest first: always the same list object for the same token."""
@@ -191,6 +220,44 @@ class Students:
             student.runs.append(run)
         run.start()
         return run
+
+    def start_experiment(self, token: str, experiment: Experiment, split, impl: str, dataset: DatasetRef,
+                         *, limits: Limits, pool=None, data_name: str | None = None) -> ExperimentRuns:
+        """The experiment's runs (one per value, labelled like 'lr=0.1'), in the store from now on and
+        started; the student's previous experiment's unfinished runs stop (not their Train run)."""
+        student = self._student(token)
+        with self._lock:
+            for old in student.experiments:
+                for run in old.runs:
+                    if not run.finished:
+                        run.stop()
+            number, student.next_experiment = student.next_experiment, student.next_experiment + 1
+        started = ExperimentRuns(experiment, impl, [], number=number)
+        try:
+            started.id = self.store.add_experiment(token, number, started.spec())
+        except sqlite3.Error as e:
+            self.note_problem(e)
+        for config, label in zip(experiment.configs(), experiment.labels):
+            name = f"experiment {number} · {label} · {impl} · {data_name or dataset.name}"
+            run_id = next(_unsaved_ids)
+            if started.id:
+                try:
+                    run_id = self.store.add_run(token, number, name, (impl,), config, dataset,
+                                                len(split.y_train), experiment_id=started.id, label=label)
+                except sqlite3.Error as e:
+                    self.note_problem(e)
+            started.runs.append(Run(config, split, impls=(impl,), limits=limits, pool=pool, name=name,
+                                    label=label, run_id=run_id, on_end=self.save if run_id > 0 else None))
+        with self._lock:
+            student.experiments.append(started)
+        for run in started.runs:
+            run.start()
+        return started
+
+    def latest_experiment(self, token: str) -> ExperimentRuns | None:
+        """The student's newest experiment (its runs live or stored), or None."""
+        experiments = self._student(token).experiments
+        return experiments[-1] if experiments else None
 
     def close(self) -> None:
         """The server is stopping: runs still training stay marked as training in the store, so the
@@ -224,6 +291,9 @@ class Students:
             with self._lock:
                 for student in self._students.values():
                     student.runs[:] = [r for r in student.runs if r.id not in gone]
+                    for experiment in student.experiments:
+                        experiment.runs[:] = [r for r in experiment.runs if r.id not in gone]
+                    student.experiments[:] = [e for e in student.experiments if e.runs]
         return sorted(gone)
 
     def note_problem(self, error):
@@ -256,21 +326,23 @@ class Students:
             alone = [s for s in self._students.values()
                      if s.pages == 0 and s.alone_since is not None and now - s.alone_since >= self.orphan_seconds]
         for student in alone:
-            for run in list(student.runs):
+            for run in self._all_runs(student):
                 if not run.finished:
                     run.stop(ORPHANED.format(seconds=self.orphan_seconds))
-            self._swap_for_stored(student)
+            for runs in (student.runs, *(e.runs for e in student.experiments)):
+                self._swap_for_stored(runs)
 
-    def _swap_for_stored(self, student: Student) -> None:
-        for i, run in enumerate(list(student.runs)):
+    def _swap_for_stored(self, runs: list) -> None:
+        """In a list of runs, each saved run for its stored copy (read again when a page asks)."""
+        for i, run in enumerate(list(runs)):
             if isinstance(run, StoredRun):
                 run.forget()
             elif run.status in FINISHED and not run.alive and run.id > 0:    # saved (its on_end ran)
                 row = self.store.run(run.id)
                 if row is not None:
                     with self._lock:
-                        if i < len(student.runs) and student.runs[i] is run:
-                            student.runs[i] = StoredRun(row, self.store, self.split_loader)
+                        if i < len(runs) and runs[i] is run:
+                            runs[i] = StoredRun(row, self.store, self.split_loader)
 
     def _sweep_forever(self, every: float) -> None:
         while True:
@@ -284,7 +356,7 @@ class Students:
     def live_runs(self) -> list[Run]:
         """Every run of every student that has not finished."""
         with self._lock:
-            return [r for s in self._students.values() for r in s.runs if not r.finished]
+            return [r for s in self._students.values() for r in self._all_runs(s) if not r.finished]
 
     def pages(self, token: str) -> int:
         return self._student(token).pages

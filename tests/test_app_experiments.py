@@ -4,6 +4,7 @@ AppTest does not fire run_every: each at.run() is one redraw, so the test waits 
 """
 
 import json
+import time
 
 from streamlit.testing.v1 import AppTest
 
@@ -13,6 +14,7 @@ from nn_core.lr_find import RULE
 TIMEOUT = 60
 PAGE = "app_pages/experiments.py"
 CURRENT = "experiments.current"
+STUDENT = "app.student"
 SMALL = {"hidden": "16", "epochs": "1", "batch_size": "500"}
 
 
@@ -21,10 +23,19 @@ def checked(at: AppTest) -> AppTest:
     return at
 
 
-def open_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file("../streamlit_app.py", default_timeout=TIMEOUT).run().switch_page(PAGE)
+def open_page(query: dict | None = None, token: str | None = None) -> AppTest:
+    """The page in a new session; with `token`, of that student (as their cookie would say: AppTest
+    sends no cookies, so it goes where app_support.identity keeps what it read)."""
+    at = AppTest.from_file("../streamlit_app.py", default_timeout=TIMEOUT)
+    if token:
+        at.session_state[STUDENT] = token
+    at.run().switch_page(PAGE)
     at.query_params.update(query or {})
     return checked(at.run())
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
 
 
 def errors(at) -> list[str]:
@@ -126,3 +137,50 @@ def test_lr_finder_figure_copes_with_a_blow_up_and_no_suggestion():
     fig = lr_finder_figure(Finding("numpy", probes, None, True, "stopped."))
     assert [t.name for t in fig.data] == ["batch loss", "smoothed loss"]        # no suggestion marked
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.range == (0, 1.5 * 2.3)
+
+
+def test_a_reload_finds_the_experiment_training_and_a_restart_finds_it_finished():
+    from app_support import session
+
+    first = open_page({"vary": "lr", "values": "0.01,0.1,0.3", "twin": "numpy", "hidden": "64",
+                       "epochs": "200"})
+    first.button(key="experiments.run").click().run()
+    started = first.session_state[CURRENT]
+    token = first.session_state[STUDENT]
+
+    again = open_page(dict(first.query_params), token)                 # F5: a new session
+    current = again.session_state[CURRENT]
+    assert current is started and current.active                          # the very same runs, live
+    assert any(m.value.startswith(f"**Your experiment {started.number}** (NumPy twin): lr=0.01, lr=0.1, lr=0.3")
+               for m in again.markdown)
+    deadline = time.monotonic() + TIMEOUT          # (two trainer processes: the third run may queue)
+    while not all(run.records("numpy") for run in started.runs[:2]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    checked(again.run())                                                   # one redraw of the fragment
+    drawn = {run.label for run in started.runs if run.records("numpy")}
+    assert {"lr=0.01", "lr=0.1"} <= drawn and not any(run.finished for run in started.runs)
+    assert set(traces(again, "experiments_chart_loss")) == drawn
+    (line,) = [c.value for c in again.sidebar.caption if c.value.startswith("**Experiment")]  # while it trains
+    head, statuses = line.split(":** ")
+    assert head == f"**Experiment {started.number}" and statuses.split(", ")[:2] == ["running", "running"]
+    assert not again.button(key="experiments.stop").disabled
+    again.button(key="experiments.stop").click().run()                     # driven from the new page
+    for run in started.runs:
+        assert run.join(timeout=TIMEOUT) and run.status == "stopped"
+    assert open_page(token=None).session_state[CURRENT] is None            # another student: nothing
+
+    session.students.clear()                                               # a server restart
+    try:
+        back = checked(open_page(token=token).run())
+        current = back.session_state[CURRENT]
+        assert [run.id for run in current.runs] == [run.id for run in started.runs]
+        assert list(back.dataframe[0].value["outcome"]) == ["stopped"] * 3
+        assert any("did not finish" in s.value for s in back.success)
+        assert set(traces(back, "experiments_chart_loss")) == drawn                # read from the store
+        assert "**lr=0.01**: stopped by the user after step" in captions(back)
+        assert not any(c.value.startswith("**Experiment") for c in back.sidebar.caption)    # ended
+        assert "only lr differs" in captions(back)                  # the form is the experiment's
+        assert back.text_input(key="experiments.w.values").value == "0.01,0.1,0.3"
+        assert "Run history" not in [h.value for h in back.switch_page("app_pages/train.py").run().header]
+    finally:
+        session.students.clear()

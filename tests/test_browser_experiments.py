@@ -1,5 +1,6 @@
 """Experiments in headless Chromium: a three-value experiment from a shared link trains live, and
-its three loss curves grow side by side."""
+its three loss curves grow side by side; after a reload (F5) the page draws the same experiment,
+its curves whole and still growing."""
 
 import time
 
@@ -19,7 +20,27 @@ LAST_EPOCHS = """() => {
   }
   return last;
 }"""
+FIRST_EPOCHS = LAST_EPOCHS.replace("trace._length - 1", "0").replace("Math.max", "Math.min").replace(
+    "last[trace.name] || 0", "last[trace.name] ?? Infinity")
 LABELS = ["lr=0.01", "lr=0.03", "lr=0.1"]
+
+
+def three_curves_grow(page) -> list[dict]:
+    """Poll the loss chart until each of the three curves has grown three times; the polls."""
+    page.wait_for_function(f"() => Object.keys(({LAST_EPOCHS})()).length === 3", polling=50,
+                           timeout=30_000)
+    seen = [page.evaluate(LAST_EPOCHS)]
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and not all(
+            len({s.get(label) for s in seen}) >= 4 for label in LABELS):
+        time.sleep(0.3)
+        seen.append(page.evaluate(LAST_EPOCHS))
+    for label in LABELS:
+        curve = [s[label] for s in seen if label in s]
+        print(f"\n{label}: last epoch on its loss curve, polled: {sorted(set(curve))[:8]} ...")
+        assert len(set(curve)) >= 4 and curve == sorted(curve), (label, curve)   # grew 3 times
+    assert sorted(seen[-1]) == sorted(LABELS)
+    return seen
 
 
 def test_three_value_experiment_trains_live_and_three_curves_grow():
@@ -40,19 +61,14 @@ def test_three_value_experiment_trains_live_and_three_curves_grow():
             expect(page.get_by_role("textbox", name="Values (2 to 6, separated by commas)")).to_have_value("0.01,0.03,0.1")
 
             page.get_by_role("button", name="Run the experiment").click()
-            page.wait_for_function(f"() => Object.keys(({LAST_EPOCHS})()).length === 3", polling=50,
-                                   timeout=30_000)
-            seen = [page.evaluate(LAST_EPOCHS)]
-            deadline = time.monotonic() + 40
-            while time.monotonic() < deadline and not all(
-                    len({s.get(label) for s in seen}) >= 4 for label in LABELS):
-                time.sleep(0.3)
-                seen.append(page.evaluate(LAST_EPOCHS))
-            for label in LABELS:
-                curve = [s[label] for s in seen if label in s]
-                print(f"\n{label}: last epoch on its loss curve, polled: {sorted(set(curve))[:8]} ...")
-                assert len(set(curve)) >= 4 and curve == sorted(curve), (label, curve)   # grew 3 times
-            assert sorted(seen[-1]) == sorted(LABELS)
+            before = three_curves_grow(page)
+
+            page.reload(wait_until="domcontentloaded")          # F5 mid-run: a new session
+            wait_connected(page)
+            after = three_curves_grow(page)
+            first = page.evaluate(FIRST_EPOCHS)
+            for label in LABELS:       # the whole curve came back (from its first step), and went on
+                assert first[label] < 1 and after[0][label] >= before[-1][label], (label, first, before[-1], after[0])
 
             page.get_by_role("button", name="Stop").click()
             for label in LABELS:

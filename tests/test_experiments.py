@@ -1,5 +1,7 @@
 """nn_core.experiments: one setting varied, everything else held equal; results and verdict."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,8 @@ from nn_core import data
 from nn_core.config import TrainConfig
 from nn_core.errors import ConfigError, LimitError
 from nn_core.experiments import (
-    MAX_VALUES, PRESETS, VARIABLES, make_experiment, parse_vary, preset_experiment, run_result, verdict)
+    MAX_VALUES, PRESETS, VARIABLES, ExperimentRuns, experiment_from_spec, make_experiment, parse_vary,
+    preset_experiment, run_result, verdict)
 from nn_core.limits import Limits
 from nn_core.run import Run, run_to_end
 from nn_core.trainer import Record
@@ -133,3 +136,12 @@ def test_verdict_is_computed_from_the_results():
     assert verdict([result("a=1", "done", 0.951), result("a=2", "done", 0.953), result("a=3", "stopped", 0.5)]) == (
         "The 2 finished runs ended within half a point of each other (95.1% to 95.3%); a=3 did not finish.")
     assert verdict([]) == "No run has ended yet."
+
+
+@pytest.mark.parametrize("key, texts", [("lr", ["0.00012345678", "3"]), ("hidden", ["128-64", "none", "32"]),
+                                        ("batch_size", ["32", "0"]), ("optimizer", ["sgd", "adam"])])
+def test_an_experiments_spec_survives_json_exactly(key, texts):
+    experiment = make_experiment(TrainConfig(hidden=(16,)), key, texts)
+    spec = json.loads(json.dumps(ExperimentRuns(experiment, "torch", []).spec()))   # as the run store keeps it
+    assert experiment_from_spec(spec) == (experiment, "torch")
+    assert spec["labels"] == experiment.labels

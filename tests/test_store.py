@@ -1,5 +1,6 @@
 """The run store (nn_core.store): schema version, what a run keeps, pruning, and files it cannot read."""
 
+import json
 import sqlite3
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from nn_core.config import TrainConfig
 from nn_core.data import Dataset
-from nn_core.store import (DAY, INTERRUPTED, INTERRUPTED_MESSAGE, KEEP_UPLOADS, SCHEMA_VERSION,
+from nn_core.store import (DAY, INTERRUPTED, INTERRUPTED_MESSAGE, KEEP_UPLOADS, MIGRATIONS, SCHEMA_VERSION,
                            DatasetRef, RunStore, content_hash, open_store)
 from nn_core.trainer import Record
 
@@ -43,11 +44,61 @@ def path(tmp_path):
 def test_a_new_store_has_the_schema_version_and_its_folder(path):
     store, problem = open_store(path)
     assert problem is None and path.is_file()
-    assert store.schema_version == SCHEMA_VERSION == 1
+    assert store.schema_version == SCHEMA_VERSION == 2
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"runs", "twins", "uploads", "students"} <= tables
+    assert {"runs", "twins", "uploads", "students", "experiments"} <= tables
+
+
+def test_a_version_1_file_is_brought_to_version_2_in_place_and_keeps_every_run(path):
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:                 # as the previous version of the app left it
+        db.executescript(MIGRATIONS[1] + "PRAGMA user_version = 1;")
+        db.execute("INSERT INTO runs (student, number, name, impls, config, dataset, n_train, status,"
+                   " started_at) VALUES ('alice', 1, 'run 1', '[\"numpy\"]', ?, ?, 4000, 'running', 5.0)",
+                   (json.dumps(CONFIG.to_dict()), SHIPPED.name))
+    store, problem = open_store(path)
+    assert problem is None and store.schema_version == 2
+    assert not [p for p in path.parent.iterdir() if ".unreadable-" in p.name]     # nothing moved aside
+    (row,) = store.runs_of("alice")
+    assert (row.name, row.config, row.experiment_id, row.label) == ("run 1", CONFIG, None, None)
+    assert store.mark_interrupted() == 1              # and it works as any run
+    later = finished_run(store, number=2)
+    assert [r.id for r in store.runs_of("alice")] == [row.id, later]
+    store.close()
+    assert RunStore(path).schema_version == 2          # opened again: nothing to do
+
+
+def test_two_servers_opening_one_version_1_file_at_once_both_find_it_migrated(path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[1] + "PRAGMA user_version = 1;")
+    with ThreadPoolExecutor(4) as pool:                # (replicas of the app share the default file)
+        opened = list(pool.map(lambda _: open_store(path), range(4)))
+    assert [problem for _, problem in opened] == [None] * 4
+    assert {store.schema_version for store, _ in opened} == {2}
+
+
+def test_an_experiment_and_its_runs_round_trip(path):
+    store = RunStore(path)
+    spec = {"base": CONFIG.to_dict(), "key": "lr", "values": ["0.01", "0.1"],
+            "labels": ["lr=0.01", "lr=0.1"], "impl": "numpy"}
+    experiment = store.add_experiment("alice", 1, spec)
+    ids = [store.add_run("alice", 1, f"experiment 1 · {label}", ("numpy",), CONFIG, SHIPPED, 4000,
+                         experiment_id=experiment, label=label) for label in spec["labels"]]
+    train = finished_run(store, number=1)
+    store.close()
+
+    store = RunStore(path)
+    (row,) = store.experiments_of("alice")
+    assert (row.id, row.number, row.spec) == (experiment, 1, spec)
+    rows = store.runs_of("alice")
+    assert [(r.id, r.experiment_id, r.label) for r in rows] == [
+        (ids[0], experiment, "lr=0.01"), (ids[1], experiment, "lr=0.1"), (train, None, None)]
+    assert store.experiments_of("bob") == []
 
 
 def test_a_finished_run_comes_back_whole_after_reopening(path):
@@ -100,6 +151,37 @@ def test_pruning_by_age_and_by_count_per_student(path):
     assert [r.id for r in store.runs_of("alice")] == [*alice[1:], training]   # never a training run
     assert [r.id for r in store.runs_of("bob")] == bob                        # bob's count is his own
     assert store.records_of(old) == {} and store.weights_of(old) == {}        # its twins went too
+
+
+def test_pruning_keeps_train_runs_and_whole_experiments_apart(path):
+    store = RunStore(path)
+    now = 1_000 * DAY
+    train = [finished_run(store, "alice", n, finished_at=now - DAY) for n in (1, 2)]
+    experiments = []
+    for number in (1, 2, 3):
+        experiment = store.add_experiment("alice", number, {"number": number}, started_at=now - DAY)
+        runs = [store.add_run("alice", number, "e", ("numpy",), CONFIG, SHIPPED, 4000,
+                              experiment_id=experiment, label=f"lr={v}") for v in (1, 2)]
+        for run_id in runs:
+            store.finish_run(run_id, "done", {}, {}, {"numpy": [record("numpy", 1)]}, {}, "relu",
+                             finished_at=now - DAY)
+        experiments.append((experiment, runs))
+
+    gone = store.prune(keep_days=30, keep_runs=2, now=now)
+
+    assert gone == sorted(experiments[0][1])          # the oldest experiment, whole; no Train run
+    assert [e.id for e in store.experiments_of("alice")] == [e for e, _ in experiments[1:]]
+    assert [r.id for r in store.runs_of("alice") if r.experiment_id is None] == train
+
+
+def test_a_version_1_file_without_its_tables_is_kept_aside(path):
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.execute("PRAGMA user_version = 1")
+    store, problem = open_store(path)
+    assert "could not be brought from version 1 to 2" in problem and "history starts empty" in problem
+    assert store.schema_version == SCHEMA_VERSION and store.runs_of("alice") == []
 
 
 def test_uploads_are_remembered_by_content_hash_newest_few(path):

@@ -10,6 +10,7 @@ import pytest
 
 from nn_core.config import TrainConfig
 from nn_core.data import load_shipped_sample, make_split
+from nn_core.experiments import make_experiment
 from nn_core.limits import Limits
 from nn_core.pool import WorkerPool
 from nn_core.store import DatasetRef, RunStore
@@ -163,3 +164,75 @@ def test_pruning_keeps_each_students_newest_runs_in_the_store_and_on_the_page(ma
         assert runs[-1].join(timeout=60)
     assert [r.id for r in students.runs("alice")] == [r.id for r in runs[1:]]
     assert [row.id for row in store.runs_of("alice")] == [r.id for r in runs[1:]]
+
+
+# ---- experiments: kept like Train runs, in a list of their own ---------------------------------------
+def start_experiment(students, split, pool, values=("0.01", "0.1"), config=SHORT, token="alice"):
+    experiment = make_experiment(config, "lr", values)
+    return students.start_experiment(token, experiment, split, "numpy", SHIPPED, limits=Limits(), pool=pool)
+
+
+def test_an_experiment_is_saved_at_its_end_and_comes_back_after_a_restart(make, split, pool, tmp_path):
+    students, _, store = make()
+    started = start_experiment(students, split, pool)
+    assert [run.label for run in started.runs] == ["lr=0.01", "lr=0.1"]
+    assert store.count_runs("alice") == 2                       # in the store from their start
+    for run in started.runs:
+        assert run.join(timeout=60) and run.status == "done", run.messages()
+    assert students.runs("alice") == []                         # not among the Train runs
+    store.close()
+
+    students, _, _ = make(RunStore(tmp_path / "runs.sqlite3"))  # a new server on the same file
+    back = students.latest_experiment("alice")
+    assert back.experiment == started.experiment and back.impl == "numpy" and not back.active
+    assert [(r.id, r.label, r.status) for r in back.runs] == [(r.id, r.label, "done") for r in started.runs]
+    assert all(isinstance(r, StoredRun) for r in back.runs)
+    assert [r.to_dict() for r in back.runs[1].records("numpy")] == [
+        r.to_dict() for r in started.runs[1].records("numpy")]
+    assert [r.final_val_acc for r in back.results()] == [r.final_val_acc for r in started.results()]
+    assert students.runs("alice") == [] and students.latest_experiment("bob") is None
+    again = start_experiment(students, split, pool, config=SHORT.replace(epochs=1, hidden=(4,)))
+    assert again.number == back.number + 1 and students.latest_experiment("alice") is again
+    assert " · lr=0.01 · numpy · " in again.runs[0].name and again.runs[0].name.startswith("experiment 2 ")
+
+
+def test_an_experiment_stops_the_previous_experiment_and_a_train_run_the_older_train_run(make, split, pool):
+    students, _, _ = make()
+    train = students.start("alice", LONG, split, ("numpy",), SHIPPED, limits=Limits(), pool=pool)
+    first = start_experiment(students, split, pool, config=LONG)
+    wait_for_steps(first.runs[0])
+    second = start_experiment(students, split, pool, config=LONG)
+    for run in first.runs:
+        assert run.join(timeout=20) and run.status == "stopped"
+    assert not train.finished                                   # the Train run trains on
+    newer = students.start("alice", LONG, split, ("numpy",), SHIPPED, limits=Limits(), pool=pool)
+    assert train.join(timeout=20) and train.status == "stopped"
+    assert not any(run.finished for run in second.runs)         # the experiment trains on
+    assert students.runs("alice") == [train, newer]
+    assert sorted(map(id, students.live_runs())) == sorted(map(id, [newer, *second.runs]))
+
+
+def test_an_experiment_without_a_page_is_stopped_and_one_cut_by_a_restart_reads_interrupted(
+        make, split, pool, tmp_path):
+    students, clock, store = make()
+    students.attach("alice")
+    left = start_experiment(students, split, pool, config=LONG)
+    students.detach("alice")
+    clock.now += ORPHAN_SECONDS
+    students.sweep()
+    for run in left.runs:
+        assert run.join(timeout=20) and run.status == "stopped"
+        assert "no page of yours was open for 30 s" in run.messages()["numpy"]
+
+    cut = start_experiment(students, split, pool, config=LONG)
+    wait_for_steps(cut.runs[0])
+    students.close()                                  # the server stops under the training runs
+    for run in cut.runs:
+        run.stop()
+        run.join(timeout=20)
+    assert store.mark_interrupted() == 2              # as the next server start does
+    students, _, _ = make(RunStore(tmp_path / "runs.sqlite3"))
+    back = students.latest_experiment("alice")
+    assert [r.id for r in back.runs] == [r.id for r in cut.runs]
+    assert {r.status for r in back.runs} == {"interrupted"}
+    assert "interrupted by a server restart" in back.runs[0].messages()["numpy"]
