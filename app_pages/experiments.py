@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_support import experiment_figures as ef
 from app_support import experiment_form as form
-from app_support import state
+from app_support import series, server, session, train_form
 from app_support import train_settings as ts
 from nn_core.errors import UserError
 from nn_core.experiments import MAX_VALUES, MIN_VALUES, PRESETS, VARIABLES, verdict
@@ -14,7 +14,7 @@ from nn_core.lr_find import END_LR, RULE, START_LR, STOP_FACTOR, find_lr
 from nn_core.pool import PoolError
 
 W = form.WIDGET
-SERIES = "experiments.series"        # run id -> impl -> charts.TwinSeries
+SERIES = "experiments.series"        # run id -> impl -> series.TwinSeries
 FINDING = "experiments.lr_finding"   # (Finding, the settings it was found with)
 PROBLEM = "experiments.problem"      # why the last click did not start anything
 CAUGHT_UP = "experiments.caught_up"  # the runs whose end already triggered the one full rerun
@@ -32,8 +32,8 @@ def on_run() -> None:
 def on_find_lr() -> None:
     settings = form.settings_now()
     try:
-        config = ts.config_from_settings(settings).validated(state.host_limits())
-        finding = state.trainer_pool().call(find_lr, config, state.split_for(config), settings["twin"])
+        config = ts.config_from_settings(settings).validated(server.host_limits())
+        finding = server.trainer_pool().call(find_lr, config, session.split_for(config), settings["twin"])
     except (UserError, PoolError) as e:
         st.session_state[PROBLEM] = str(e)
         return
@@ -138,6 +138,6 @@ if FINDING in st.session_state:
     if finding.suggested_lr is not None and st.button(
             f"Use this learning rate ({finding.suggested_lr:.2g}) on Train & compare",
             key="experiments.use_lr"):
-        st.session_state.pop("train.settings", None)     # so Train & compare reads the link again
+        st.session_state.pop(train_form.SETTINGS, None)  # so Train & compare reads the link again
         used = used | {"lr": float(f"{finding.suggested_lr:.2g}")}
         st.switch_page("app_pages/train.py", query_params=ts.settings_to_query(used))

@@ -3,10 +3,11 @@ weights, gradients and activations, dead or saturated units, and the update-to-w
 
 import streamlit as st
 
-from app_support import charts, state
+from app_support import figures, server, session
 from app_support import health_figures as hf
 from nn_core.diagnostics import HISTOGRAM_EVERY, HISTOGRAM_SAMPLE
 from nn_core.run import LIMIT, QUEUED, RUNNING
+from nn_core.twins import TWIN_NAMES
 
 HEALTH_EVERY = 2.0                  # seconds between redraws while the run trains
 CAUGHT_UP = "health.caught_up"      # id of the last run whose end triggered the full rerun
@@ -27,7 +28,7 @@ def health_charts(run, impl: str, polling: bool) -> None:
     latest = run.latest(impl)
     state_text = STATUS_WORDS.get(run.status, run.status)
     step_text = f"step {latest.step:,}, epoch {latest.epoch} of {run.config.epochs}" if latest else "no step yet"
-    st.markdown(f"#### {run.label} · {charts.TWIN_NAMES[impl]} twin · {step_text} · {state_text}")
+    st.markdown(f"#### {run.label} · {TWIN_NAMES[impl]} twin · {step_text} · {state_text}")
     series = hf.health_series(run.records(impl))
     if series.empty:
         if run.finished:
@@ -38,21 +39,21 @@ def health_charts(run, impl: str, polling: bool) -> None:
     else:
         names = hf.layer_names(run.config.layer_sizes)
         hidden, activation = names[:-1], run.config.activation
-        figures = [
+        charts = [
             ("weights", hf.bands_figure("weights", "Weights W per layer", "W", series.hist_step,
                                         series.weight_hist, names)),
             ("gradients", hf.bands_figure("gradients", "Gradients dW per layer", "dW", series.hist_step,
                                           series.grad_hist, names)),
         ]
         if hidden:
-            figures += [
+            charts += [
                 ("activations", hf.bands_figure("activations", f"Activations f(z) per hidden layer ({activation})",
                                                 "f(z)", series.hist_step, series.activation_hist, hidden)),
                 ("units", hf.units_figure(series, activation, hidden)),
             ]
-        figures.append(("update_ratio", hf.update_ratio_figure(series, names)))
-        for chart, figure in figures:
-            st.plotly_chart(charts.ready(figure), key=f"health_chart_{chart}")
+        charts.append(("update_ratio", hf.update_ratio_figure(series, names)))
+        for chart, figure in charts:
+            st.plotly_chart(figures.ready(figure), key=f"health_chart_{chart}")
             st.caption(hf.notice(chart, activation))
 
     if polling and run.finished and st.session_state.get(CAUGHT_UP) != run.id:
@@ -61,7 +62,7 @@ def health_charts(run, impl: str, polling: bool) -> None:
 
 
 st.title("Network health")
-run = state.current_run()
+run = session.current_run()
 if run is None:
     st.info("No run yet: train a network on Train & compare, then come back here to watch its layers.")
     link_to_train()
@@ -72,9 +73,9 @@ st.write(f"{steps_text(every).capitalize()} each twin checks every layer of its 
          "units have stopped learning and how far the step moved the weights; "
          f"{steps_text(every * HISTOGRAM_EVERY)} also how the weights, gradients and activations are "
          f"spread (from up to {HISTOGRAM_SAMPLE:,} sampled values per layer).")
-impl = st.radio("Twin", run.impls, format_func=charts.TWIN_NAMES.get, horizontal=True,
+impl = st.radio("Twin", run.impls, format_func=TWIN_NAMES.get, horizontal=True,
                 key=f"health.twin.{run.id}")
 active = not run.finished
-busy = state.trainer_pool().runs_here() if active else 0
-st.fragment(run_every=charts.redraw_every(HEALTH_EVERY, busy) if active else None)(health_charts)(
+busy = server.trainer_pool().runs_here() if active else 0
+st.fragment(run_every=server.redraw_every(HEALTH_EVERY, busy) if active else None)(health_charts)(
     run, impl, active)

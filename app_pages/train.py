@@ -12,11 +12,6 @@ from app_support import train_form as form
 from app_support import train_settings as ts
 from nn_core.errors import UserError
 
-# Compatibility names: this page's helpers moved to app_support (new code imports them from there).
-from app_support.live_view import LIVE_EVERY, MESSAGE_BOX, SERIES, SLOW_EVERY, STATUS_TEXT  # noqa: F401
-from app_support.run_history import model_file  # noqa: F401
-from app_support.train_form import LINK_WARNING, SETTINGS, WIDGET, settings_now  # noqa: F401
-
 START_ERROR = "train.start_error"   # why the last click on Train did not start a run
 
 limits = server.host_limits()

@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import plotly.express as px
 
-from app_support.charts import CHART_HEIGHT, FONT_SIZE, history_frame
+from app_support.figures import CHART_HEIGHT, FONT_SIZE
+from app_support.series import history_frame
 
 COLOURS = px.colors.qualitative.Safe     # colour-blind safe, one distinct colour per value (up to 11)
 CURVE_TITLES = {"batch loss": "Batch loss", "validation accuracy": "Validation accuracy"}

@@ -8,7 +8,7 @@ like a Train run (app_support.session.start_experiment), so a reload or a closed
 
 import streamlit as st
 
-from app_support import session, state
+from app_support import server, session
 from app_support import train_settings as ts
 from nn_core.config import ACTIVATION_NAMES, INIT_NAMES, OPTIMIZER_NAMES
 from nn_core.errors import UserError
@@ -47,7 +47,7 @@ def preset_settings(name: str) -> dict:
 
 def settings_from_query(query: dict) -> tuple[dict, list[str]]:
     """The form from a link: a preset, then the link's own values on top; one note per value ignored."""
-    settings, problems = ts.settings_from_query(query, state.host_limits())
+    settings, problems = ts.settings_from_query(query, server.host_limits())
     if query.get("preset") in PRESETS:
         used = {k for k in query if not any(p.startswith(f"{k}=") for p in problems)}   # read from the link
         linked = used | ({"float64"} if "dtype" in used else set())
@@ -106,7 +106,7 @@ def settings_now() -> dict:
 def experiment_from(settings: dict) -> Experiment:
     """Raises UserError (one sentence) if a setting or value is wrong."""
     base = ts.config_from_settings(settings)
-    return make_experiment(base, settings["vary"], settings["values"].split(","), state.host_limits())
+    return make_experiment(base, settings["vary"], settings["values"].split(","), server.host_limits())
 
 
 def is_still(name: str, settings: dict) -> bool:
@@ -127,8 +127,8 @@ def keep_in_url(settings: dict) -> None:
 
 def start(experiment: Experiment, impl: str) -> ExperimentRuns:
     """One run per value on the app's trainer pool; they wait in its queue like any run."""
-    if impl == "torch" and not state.torch_available():
-        raise UserError(f"{state.TORCH_MISSING}, or choose the NumPy twin.")
+    if impl == "torch" and not server.torch_available():
+        raise UserError(f"{server.TORCH_MISSING}, or choose the NumPy twin.")
     st.session_state[CURRENT] = session.start_experiment(experiment, impl)
     return st.session_state[CURRENT]
 

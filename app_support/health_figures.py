@@ -2,7 +2,7 @@
 
 No streamlit, and no maths: the percentile bands are read off the records' histograms by
 nn_core.diagnostics.histogram_percentiles. Figures are plain dicts in plotly's JSON layout (the page
-hands them over as charts.ready(...), which skips plotly's per-property checks on every live redraw;
+hands them over as figures.ready(...), which skips plotly's per-property checks on every live redraw;
 tests/test_app_health.py checks each kind with plotly's validation).
 """
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import state
+from app_support import server
 from corpus import CSV_CASES, CSV_DIR
 from corpus.images import GOOD_IMAGE_CASES, IMAGE_CASES, IMAGE_DIR
 from corpus.models import MODEL_CASES, MODELS_DIR, VALID_MODELS
@@ -226,7 +226,7 @@ def test_speed_page_with_tiny_settings():
                for m in at.markdown)
     assert any(c.value.startswith("Measured peak: ") and "GFLOP/s" in c.value for c in at.caption)
     from nn_core.threads import thread_report
-    counts = state.trainer_pool().call(thread_report)       # where the twins are timed
+    counts = server.trainer_pool().call(thread_report)       # where the twins are timed
     assert counts["blas"] == counts["torch"] == 1           # NN_THREADS' default
     note = [c.value for c in at.caption if c.value.startswith("Medians")][0]
     assert "NN_THREADS" in note and "NN_TORCH_THREADS" not in note

@@ -92,12 +92,12 @@ def test_a_cookie_that_is_not_a_token_gets_a_new_one():
 
 
 def test_the_app_starts_on_an_unreadable_store_with_one_warning_and_an_empty_history(tmp_path, monkeypatch):
-    from app_support import state
+    from app_support import session
 
     bad = tmp_path / "runs.sqlite3"
     bad.write_bytes(b"\x00garbage" * 1000)
     monkeypatch.setenv("NN_DB", str(bad))
-    state.students.clear()                      # as on a fresh server
+    session.students.clear()                      # as on a fresh server
     try:
         at = AppTest.from_file("../streamlit_app.py", default_timeout=60).run()
         at.switch_page("app_pages/train.py").run()
@@ -111,6 +111,6 @@ def test_the_app_starts_on_an_unreadable_store_with_one_warning_and_an_empty_his
         at.button(key="train.b.numpy").click().run()            # and it trains, and keeps the run
         run = at.session_state["app.runs"][-1]
         assert run.join(timeout=60) and run.status == "done"
-        assert state.students().store.count_runs(at.session_state["app.student"]) == 1
+        assert session.students().store.count_runs(at.session_state["app.student"]) == 1
     finally:
-        state.students.clear()
+        session.students.clear()

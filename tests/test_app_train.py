@@ -16,7 +16,7 @@ import plotly.tools
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_support import charts, server, state
+from app_support import figures, series, server
 from nn_core.config import TrainConfig
 
 TIMEOUT = 60
@@ -87,7 +87,7 @@ def test_train_both_draws_both_twins_then_history_and_downloads():
     set_settings(at, hidden="16", epochs=1)
     run = train(at)
     assert run.impls == ("numpy", "torch") and run.status == "done", run.messages()
-    assert len(run.records("numpy")) == len(run.records("torch")) == charts.steps_per_epoch(run)
+    assert len(run.records("numpy")) == len(run.records("torch")) == series.steps_per_epoch(run)
 
     points = points_per_trace(figure(at, "Loss"))
     assert points["NumPy batch"] == points["PyTorch batch"] == len(run.records("numpy"))
@@ -101,7 +101,7 @@ def test_train_both_draws_both_twins_then_history_and_downloads():
     assert table["run"].tolist() == ["run 1"] and table["NumPy val acc"][0] > 0.5
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[:1] == ["Metrics CSV"] and "NumPy model .npz" in labels and "PyTorch model .pt" in labels
-    csv = charts.records_csv(run).decode()
+    csv = series.records_csv(run).decode()
     assert csv.startswith("impl,step,epoch") and csv.count("\n") == 2 * 63 + 1
 
 
@@ -254,7 +254,7 @@ def test_app_starts_and_trains_numpy_without_torch():
 
 
 def test_queue_place_is_shown_while_every_trainer_is_busy():
-    pool = state.trainer_pool()
+    pool = server.trainer_pool()
     held = pool.acquire("test-blocker", pool.size, lambda: False)     # every trainer process
     assert len(held) == pool.size
     try:
@@ -269,8 +269,8 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
     assert run.join(timeout=TIMEOUT) and run.status == "done"
 
 
-@pytest.mark.parametrize("make", [charts.loss_figure, charts.accuracy_figure, charts.grad_norm_figure,
-                                  charts.speed_figure])
+@pytest.mark.parametrize("make", [figures.loss_figure, figures.accuracy_figure, figures.grad_norm_figure,
+                                  figures.training_speed_figure])
 def test_figures_of_a_run_without_records_are_valid(make):
     # plotly refuses a figure without traces; before the first step the charts must still draw.
     plotly.tools.return_figure_from_figure_or_data(make({}), validate_figure=True)

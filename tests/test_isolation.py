@@ -19,7 +19,7 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
-from app_support import state
+from app_support import server, session
 from nn_core.config import TrainConfig
 from nn_core.data import make_split
 from nn_core.limits import Limits
@@ -126,7 +126,7 @@ def test_a_released_session_leaves_its_run_training_until_the_grace_period_ends(
     at = sessions()
     run = start(at, **LONG)
     assert not run.finished and run_threads(run)
-    registry = state.students()
+    registry = session.students()
     token = at.session_state["app.student"]
     assert registry.pages(token) >= 1
 
@@ -148,7 +148,7 @@ def test_a_released_session_leaves_its_run_training_until_the_grace_period_ends(
 
 
 def test_one_student_leaving_does_not_stop_another_students_run(tmp_path):
-    split = make_split(state.shipped_dataset())
+    split = make_split(server.shipped_dataset())
     pool = WorkerPool(4)                 # both runs train at once
     registry = Students(RunStore(tmp_path / "runs.sqlite3"), Limits(orphan_seconds=5), sweep_every=None)
     runs = {}

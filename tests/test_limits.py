@@ -37,15 +37,15 @@ def test_each_cap_names_itself(config, words):
 
 def test_cloud_profile_from_streamlit_secrets():
     """On Community Cloud the profile is switched on in the app's Secrets box."""
-    from app_support import state
-    state.host_limits.clear()
+    from app_support import server
+    server.host_limits.clear()
     try:
         at = AppTest.from_file("../streamlit_app.py")
         at.secrets["NN_PROFILE"] = "cloud"
         at.switch_page("app_pages/train.py").run(timeout=30)    # the page reads the caps
         assert not at.exception
-        assert state.host_limits() == CLOUD_PROFILE             # cached by that run
+        assert server.host_limits() == CLOUD_PROFILE             # cached by that run
         at.text_input(key="train.w.hidden").set_value("1024").run(timeout=30)
         assert any("NN_MAX_WIDTH" in e.value for e in at.error)  # the cloud cap is 512
     finally:
-        state.host_limits.clear()
+        server.host_limits.clear()

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from app_support import charts, sidebar, teaching
+from app_support import figures, sidebar, teaching
 from app_support import train_settings as ts
 from corpus import CSV_DIR
 from corpus.models import MODELS_DIR
@@ -100,8 +100,8 @@ def figure_without_title(at) -> dict:
 
 def test_weight_tiles_say_how_many_are_shown():
     W = np.zeros((784, 128))
-    assert charts.tiles_shown_text(W) == "Shown: the first 16 of 128 units."
-    labels = [a["text"] for a in charts.weights_figure(W)["layout"]["annotations"]]
+    assert figures.tiles_shown_text(W) == "Shown: the first 16 of 128 units."
+    labels = [a["text"] for a in figures.weights_figure(W)["layout"]["annotations"]]
     assert labels[0] == "unit 1" and labels[-1] == "unit 16"
 
 
