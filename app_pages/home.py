@@ -35,8 +35,12 @@ st.subheader("What each page shows")
 st.page_link("app_pages/data.py", label="Data: choose the digits, look at them", icon=":material/table:")
 st.page_link("app_pages/train.py", label="Train & compare: both twins train live, curves side by side",
              icon=":material/model_training:")
+st.page_link("app_pages/experiments.py", label="Experiments: runs that differ in one setting, trained side by "
+             "side; and a learning-rate finder", icon=":material/science:")
 st.page_link("app_pages/inside.py", label="Inside the network: activations and weights of a trained model",
              icon=":material/hub:")
+st.page_link("app_pages/health.py", label="Network health: watch each layer's weights, gradients and units "
+             "while a run trains", icon=":material/monitor_heart:")
 st.page_link("app_pages/step.py", label="One training step: one digit through forward, loss, backward "
              "and the optimizer's update, every number checked against autograd", icon=":material/footprint:")
 st.page_link("app_pages/try_it.py", label="Try it: draw or upload a digit and classify it",

@@ -10,7 +10,8 @@ def test_home_runs_and_links_every_page():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "One network, two twins"
     links = {link.proto.page for link in at.get("page_link")}      # the pages' url paths
-    assert links == {"data", "train", "inside", "step", "try_it", "gradient_check", "speed"}, links
+    assert links == {"data", "train", "experiments", "inside", "health", "step", "try_it",
+                     "gradient_check", "speed"}, links
     # The sidebar names the dataset in use and the run status.
     sidebar = " ".join(c.value for c in at.sidebar.caption)
     assert "5,000 rows" in sidebar and "none yet" in sidebar
