@@ -1,4 +1,5 @@
-"""The Network health page's figures: a twin's records -> plotly figure dicts, and one sentence per chart.
+"""The Network health page's figures: a twin's records -> plotly figure dicts, and the sentence
+under each chart (kept in app_support.teaching with the others).
 
 No streamlit, and no maths: the percentile bands are read off the records' histograms by
 nn_core.diagnostics.histogram_percentiles. Figures are plain dicts in plotly's JSON layout (the page
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from app_support import teaching
 from nn_core.diagnostics import ALMOST_EVERY, BAND_PERCENTILES, SATURATED_SLOPE, histogram_percentiles
 
 # Update-to-weight ratios shaded as healthy: one decade either side of 1e-3, the rule of thumb
@@ -27,47 +29,26 @@ BAND_OPACITY = (0.15, 0.25, 0.35, 0.5)     # outermost (all values) to innermost
 # Above the chart, right-aligned, in trace order (plotly reverses it when a trace fills to the next).
 LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom", "traceorder": "normal"}
 
+# chart -> its sentence in app_support.teaching; the dead / saturated chart's depends on the activation.
 NOTICE = {
-    "weights": ("**What to notice:** the line is each layer's median weight and the bands, from light "
-                "to dark, hold all, 86 %, 68 % and 38 % of its sampled weights; they drift and widen "
-                "slowly while the network learns, and bands that suddenly burst apart mean the steps "
-                "are too big: lower the learning rate."),
-    "gradients": ("**What to notice:** gradients usually spread widest in the first steps and narrow "
-                  "as the loss falls; each layer has its own scale, so read the axis numbers: if the first "
-                  "layer's are orders of magnitude smaller than the last layer's, the gradient is "
-                  "vanishing on its way back (try ReLU or fewer layers), and bands that keep widening "
-                  "warn of divergence (lower the learning rate)."),
-    "activations": ("**What to notice:** these are the hidden units' outputs f(z) on the training "
-                    "batch: ReLU outputs pile up at 0 with a tail above it, and sigmoid or tanh "
-                    "outputs should stay off their limits (0 and 1, or −1 and 1); bands collapsed onto "
-                    "0 (ReLU) or pressed against a limit (sigmoid, tanh) mean units that have "
-                    "stopped learning, so lower the learning rate."),
-    "dead_relu": ("**What to notice:** a unit counted here output 0 for every digit of the batch, so "
-                  "no gradient reached its weights through it: a few percent come and go, but a "
-                  "share that climbs and stays high means units that have died for good, so lower "
-                  "the learning rate or try leaky_relu."),
-    "dead_leaky_relu": ("**What to notice:** a unit counts here when its input is negative for every "
-                        "digit of the batch; leaky ReLU still passes 1 % of the gradient there, so "
-                        "such a unit recovers only slowly: if the share climbs, lower the learning "
-                        "rate."),
-    "saturated": ("**What to notice:** a saturated unit sits on a flat end of its {activation} for at "
-                  "least {almost_every} % of the batch (its slope below {slope} % of the steepest), "
-                  "so almost no gradient flows back through it: if the share climbs, lower the "
-                  "learning rate or try ReLU."),
-    "update_ratio": ("**What to notice:** each line is how far one step moves a layer's weights, "
-                     "‖ΔW‖ / ‖W‖; about 10⁻³ is the rule of thumb for healthy learning (the shaded "
-                     "band runs from 10⁻⁴ to 10⁻²): lines above the band mean the steps are too big "
-                     "(lower the learning rate), lines far below it mean the layer hardly learns "
-                     "(raise it)."),
+    "weights": teaching.NOTICE["health_weights"],
+    "gradients": teaching.NOTICE["health_gradients"],
+    "activations": teaching.NOTICE["health_activations"],
+    "update_ratio": teaching.NOTICE["health_update_ratio"],
+}
+UNITS_NOTICE = {
+    "relu": teaching.NOTICE["health_dead_relu"],
+    "leaky_relu": teaching.NOTICE["health_dead_leaky_relu"],
+    "sigmoid": teaching.NOTICE["health_saturated"],
+    "tanh": teaching.NOTICE["health_saturated"],
 }
 
 
 def notice(chart: str, activation: str) -> str:
     """The sentence under a chart; the dead / saturated chart's depends on the activation."""
-    if chart == "units":
-        chart = "saturated" if activation in ("sigmoid", "tanh") else f"dead_{activation}"
-    return NOTICE[chart].format(activation=activation, almost_every=round(ALMOST_EVERY * 100),
-                                slope=round(SATURATED_SLOPE * 100))
+    sentence = UNITS_NOTICE[activation] if chart == "units" else NOTICE[chart]
+    return sentence.format(activation=activation, almost_every=round(ALMOST_EVERY * 100),
+                           slope=round(SATURATED_SLOPE * 100))
 
 
 # ---- records -> plain lists ---------------------------------------------------------------------

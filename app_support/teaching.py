@@ -70,6 +70,39 @@ NOTICE = {
     "speed_page": ("**What to notice:** the NumPy ÷ PyTorch ratio is largest at small batches, "
                    "where PyTorch's fixed cost per operation dominates, and shrinks towards 1 as "
                    "the batch grows and both spend their time in the same matrix products."),
+    # The Network health page (app_support.health_figures fills in the saturated chart's numbers).
+    "health_weights": ("**What to notice:** the line is each layer's median weight and the bands, from "
+                       "light to dark, hold all, 86 %, 68 % and 38 % of its sampled weights; they "
+                       "drift and widen slowly while the network learns, and bands that suddenly burst "
+                       "apart mean the steps are too big: lower the learning rate."),
+    "health_gradients": ("**What to notice:** gradients usually spread widest in the first steps and "
+                         "narrow as the loss falls; each layer has its own scale, so read the axis "
+                         "numbers: if the first layer's are orders of magnitude smaller than the last "
+                         "layer's, the gradient is vanishing on its way back (try ReLU or fewer "
+                         "layers), and bands that keep widening warn of divergence (lower the learning "
+                         "rate)."),
+    "health_activations": ("**What to notice:** these are the hidden units' outputs f(z) on the "
+                           "training batch: ReLU outputs pile up at 0 with a tail above it, and "
+                           "sigmoid or tanh outputs should stay off their limits (0 and 1, or −1 and "
+                           "1); bands collapsed onto 0 (ReLU) or pressed against a limit (sigmoid, "
+                           "tanh) mean units that have stopped learning, so lower the learning rate."),
+    "health_dead_relu": ("**What to notice:** a unit counted here output 0 for every digit of the "
+                         "batch, so no gradient reached its weights through it: a few percent come and "
+                         "go, but a share that climbs and stays high means units that have died for "
+                         "good, so lower the learning rate or try leaky_relu."),
+    "health_dead_leaky_relu": ("**What to notice:** a unit counts here when its input is negative for "
+                               "every digit of the batch; leaky ReLU still passes 1 % of the gradient "
+                               "there, so such a unit recovers only slowly: if the share climbs, lower "
+                               "the learning rate."),
+    "health_saturated": ("**What to notice:** a saturated unit sits on a flat end of its {activation} "
+                         "for at least {almost_every} % of the batch (its slope below {slope} % of the "
+                         "steepest), so almost no gradient flows back through it: if the share climbs, "
+                         "lower the learning rate or try ReLU."),
+    "health_update_ratio": ("**What to notice:** each line is how far one step moves a layer's "
+                            "weights, ‖ΔW‖ / ‖W‖; about 10⁻³ is the rule of thumb for healthy learning "
+                            "(the shaded band runs from 10⁻⁴ to 10⁻²): lines above the band mean the "
+                            "steps are too big (lower the learning rate), lines far below it mean the "
+                            "layer hardly learns (raise it)."),
 }
 
 

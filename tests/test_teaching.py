@@ -7,11 +7,13 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from app_support import figures, sidebar, teaching
+from app_support import health_figures as hf
 from app_support import train_settings as ts
 from corpus import CSV_DIR
 from corpus.models import MODELS_DIR
 from nn_core import data as nn_data
 from nn_core import images
+from nn_core.functional import ACTIVATIONS
 from nn_core.run import DIVERGED, RUNNING
 from test_app_pages import open_page
 
@@ -53,6 +55,18 @@ def test_every_notice_is_used_and_listed_in_teaching_md():
     for key, sentence in teaching.NOTICE.items():
         assert f'NOTICE["{key}"]' in pages or 'NOTICE[f"gap_' in pages and key.startswith("gap_"), key
         assert sentence.split(":** ")[1][:40].format(unit="unit") in doc.replace("\n", " "), key
+
+
+def test_network_health_sentences_are_in_teaching_md_word_for_word():
+    doc = (ROOT / "docs" / "TEACHING.md").read_text()
+    health = doc[doc.index("## Network health"):doc.index("## One training step")]
+    assert set(hf.UNITS_NOTICE) == set(ACTIVATIONS)      # every activation has a units sentence
+    # the table gives the saturated sentence as a sigmoid run shows it (tanh's names tanh instead)
+    shown = {hf.notice(chart, "relu") for chart in hf.NOTICE} | {
+        hf.notice("units", activation) for activation in ("relu", "leaky_relu", "sigmoid")}
+    assert len(shown) == 7 and all(s.startswith("**What to notice:** ") for s in shown)
+    for sentence in shown:
+        assert f"| {sentence.removeprefix('**What to notice:** ')} |" in health, sentence
 
 
 def test_train_page_float64_run_texts_labels_and_help():
