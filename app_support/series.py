@@ -197,11 +197,19 @@ def history_frame(runs: list, cache: dict) -> pd.DataFrame:
         columns=["epoch", "value", "curve", "run", "twin"])
 
 
+# Record fields holding one number per layer (the health shares: per hidden layer), and those
+# holding one histogram per layer, which a spreadsheet cannot show.
+PER_LAYER = ("grad_norm", "grad_norm_scaled", "weight_norm", "update_ratio", "dead_fraction",
+             "saturated_fraction")
+HISTOGRAMS = ("weight_hist", "grad_hist", "activation_hist")
+
+
 def records_frame(run) -> pd.DataFrame:
-    """Every record of both twins; per-layer lists become columns like grad_norm_layer1."""
+    """Every record of both twins; per-layer lists become columns like grad_norm_layer1, and the
+    histograms are left out (see records_csv)."""
     rows = [r.to_dict() for impl in run.impls for r in run.records(impl)]
-    frame = pd.DataFrame(rows)
-    for column in ("grad_norm", "grad_norm_scaled", "weight_norm", "update_ratio"):
+    frame = pd.DataFrame(rows).drop(columns=list(HISTOGRAMS), errors="ignore")
+    for column in PER_LAYER:
         if column not in frame or frame[column].isna().all():
             continue
         lists = frame.pop(column)
@@ -212,4 +220,7 @@ def records_frame(run) -> pd.DataFrame:
 
 
 def records_csv(run) -> bytes:
+    """The metrics CSV: one row per record, one column per number, ready for a spreadsheet. The
+    weight, gradient and activation histograms are not in it: they are in the run store and in
+    the JSON lines of `python -m nn_core train --json`."""
     return records_frame(run).to_csv(index=False).encode("utf-8")

@@ -5,6 +5,7 @@ run's threads itself (run.join) and then calls at.run() to draw what they record
 """
 
 import base64
+import io
 import json
 import subprocess
 import sys
@@ -12,12 +13,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.tools
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_support import figures, series, server
 from nn_core.config import TrainConfig
+from nn_core.trainer import Record
 
 TIMEOUT = 60
 RUNS = "app.runs"
@@ -103,6 +106,42 @@ def test_train_both_draws_both_twins_then_history_and_downloads():
     assert labels[:1] == ["Metrics CSV"] and "NumPy model .npz" in labels and "PyTorch model .pt" in labels
     csv = series.records_csv(run).decode()
     assert csv.startswith("impl,step,epoch") and csv.count("\n") == 2 * 63 + 1
+
+
+class RecordedRun:
+    """Just what the CSV reads of a run: its twins and their records."""
+
+    def __init__(self, records: dict):
+        self.impls, self._records = tuple(records), records
+
+    def records(self, impl):
+        return self._records[impl]
+
+
+def health_record(impl, step, dead=None, saturated=None, hist=False) -> Record:
+    histograms = [{"lo": -1.0, "hi": 1.0, "counts": [step, 1, 2]}] * 2 if hist else None
+    return Record(impl, step, 1, 32 * step, 2.3, 0.1, 1e4, 0.01, 0.01 * step,
+                  grad_norm=[0.5 * step, 0.25], update_ratio=[1e-3, 2e-3], dead_fraction=dead,
+                  saturated_fraction=saturated, weight_hist=histograms, grad_hist=histograms,
+                  activation_hist=histograms[:1] if hist else None)
+
+
+def test_metrics_csv_has_a_column_per_layer_and_no_histograms():
+    run = RecordedRun({"numpy": [health_record("numpy", 1, dead=[0.25], hist=True),
+                                 health_record("numpy", 2, dead=[0.5])],
+                       "torch": [health_record("torch", 1, dead=[0.125], hist=True)]})
+    csv = series.records_csv(run).decode()
+    frame = pd.read_csv(io.StringIO(csv))
+    assert frame["dead_fraction_layer1"].tolist() == [0.25, 0.5, 0.125]
+    assert frame["grad_norm_layer1"].tolist() == [0.5, 1.0, 0.5] and "update_ratio_layer2" in frame
+    assert not set(series.HISTOGRAMS) & set(frame), list(frame)
+    assert "{" not in csv and "[" not in csv            # no dict or list written as text
+    assert frame["saturated_fraction"].isna().all()     # a ReLU run has no saturated shares
+    # a sigmoid run: saturated shares, one column per hidden layer; dead_fraction stays empty
+    sigmoid = RecordedRun({"numpy": [health_record("numpy", 1, saturated=[0.75, 0.0])]})
+    frame = pd.read_csv(io.StringIO(series.records_csv(sigmoid).decode()))
+    assert frame[["saturated_fraction_layer1", "saturated_fraction_layer2"]].values.tolist() == [[0.75, 0.0]]
+    assert frame["dead_fraction"].isna().all()
 
 
 def test_stop_stops_the_run():
