@@ -58,7 +58,7 @@ CHART_STATES = """(names) => Object.fromEntries(names.map(name => {
 def sample_states(page, names, glance_s: float = 0.25, glances: int = 3) -> dict:
     """Each chart's state at one sample: its best state over a few glances `glance_s` apart. A chart
     redrawn in place can be caught between two frames for a few milliseconds (its plot is rebuilt);
-    a learner sees a chart vanish only when it stays gone, so one sample looks for a quarter second."""
+    a learner sees a chart vanish only when it stays gone, so one sample looks for up to half a second."""
     rank = {"drawn": 0, "empty": 1, "faded": 2, "hidden": 3, "absent": 4}
     best = page.evaluate(CHART_STATES, names)
     for _ in range(glances - 1):
