@@ -54,12 +54,19 @@ def settings_from_query(query: dict) -> tuple[dict, list[str]]:
         settings = preset_settings(query["preset"]) | {k: v for k, v in settings.items() if k in linked}
     else:
         settings |= {"vary": "optimizer", "values": ",".join(PRESETS["optimizer_race"].values), "twin": "numpy"}
+        if "preset" in query:
+            problems.append(f"preset={query['preset']!r} (choose one of {', '.join(PRESETS)})")
     if query.get("vary") in VARIABLES:
         settings["vary"] = query["vary"]
-    elif "vary" in query:
+        settings["values"] = query.get("values", settings["values"])
+    elif "vary" in query:       # its values would belong to another setting: both are left out
         problems.append(f"vary={query['vary']!r} (choose one of {', '.join(VARIABLES)})")
-    settings["values"] = query.get("values", settings["values"])
-    settings["twin"] = query.get("twin") if query.get("twin") in TWINS else settings["twin"]
+    elif "values" in query:
+        settings["values"] = query["values"]
+    if query.get("twin") in TWINS:
+        settings["twin"] = query["twin"]
+    elif "twin" in query:
+        problems.append(f"twin={query['twin']!r} (choose one of {', '.join(TWINS)})")
     return settings, problems
 
 

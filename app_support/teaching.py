@@ -100,9 +100,9 @@ NOTICE = {
                          "lower the learning rate or try ReLU."),
     "health_update_ratio": ("**What to notice:** each line is how far one step moves a layer's "
                             "weights, ‖ΔW‖ / ‖W‖; about 10⁻³ is the rule of thumb for healthy learning "
-                            "(the shaded band runs from 10⁻⁴ to 10⁻²): lines above the band mean the "
-                            "steps are too big (lower the learning rate), lines far below it mean the "
-                            "layer hardly learns (raise it)."),
+                            "(the shaded band runs from 10⁻⁴ to 10⁻²): lines that climb well above the "
+                            "band mean the steps are too big (lower the learning rate), lines far below "
+                            "it mean the layer hardly learns (raise it)."),
 }
 
 

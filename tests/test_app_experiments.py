@@ -111,9 +111,18 @@ def test_a_preset_link_fills_the_form_and_keeps_its_name():
 def test_bad_values_and_bad_links_are_one_sentence():
     at = open_page({"vary": "colour", "values": "1,2"})
     assert any("vary='colour'" in w.value for w in at.warning)
+    assert errors(at) == []               # values meant for 'colour' are not read as optimizers
+    assert at.text_input(key="experiments.w.values").value == ",".join(PRESETS["optimizer_race"].values)
     at.text_input(key="experiments.w.values").set_value("sgd").run()
     assert errors(at) == ["give 2 to 6 values of optimizer to compare, separated by commas; got 1."]
     assert at.button(key="experiments.run").disabled
+
+
+def test_an_unknown_preset_or_twin_in_a_link_gets_a_note():
+    at = open_page({"preset": "nonsense", "twin": "gpu"})
+    warning = " ".join(w.value for w in at.warning)
+    assert "preset='nonsense'" in warning and "twin='gpu'" in warning
+    assert at.selectbox(key="experiments.w.vary").value == "optimizer" and errors(at) == []
 
 
 def test_lr_finder_marks_a_suggestion_and_opens_train_with_it():
