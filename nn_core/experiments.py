@@ -171,8 +171,9 @@ PRESETS = {
     "initialisation": Preset(
         "Initialisation", "init", ("uniform", "xavier", "he", "zeros"),
         {"optimizer": "sgd", "lr": 0.1, "epochs": 5},
-        "He and Xavier start near a loss of 2.3 and learn; uniform[-0.5, 0.5) (the original script's) "
-        "starts far too large; all zeros never breaks the symmetry."),
+        "He and Xavier start near a loss of 2.3 (a guess among 10 digits) and learn; uniform[-0.5, 0.5) "
+        "(the original script's) draws weights so large that the loss starts several times higher and "
+        "ends behind; all zeros never breaks the symmetry."),
     "sigmoid_vs_relu": Preset(
         "Sigmoid vs ReLU in five layers", "activation", ("sigmoid", "relu"),
         {"hidden": (64, 64, 64, 64, 64), "init": "xavier", "optimizer": "sgd", "lr": 0.1, "epochs": 5},

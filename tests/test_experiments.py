@@ -145,3 +145,41 @@ def test_an_experiments_spec_survives_json_exactly(key, texts):
     spec = json.loads(json.dumps(ExperimentRuns(experiment, "torch", []).spec()))   # as the run store keeps it
     assert experiment_from_spec(spec) == (experiment, "torch")
     assert spec["labels"] == experiment.labels
+
+
+def lesson_runs(name: str) -> dict:
+    """A preset's runs on the shipped sample (NumPy twin, in this process): label -> records."""
+    from nn_core.trainer import train
+    from nn_core.twins import make_twin
+    exp = preset_experiment(name)
+    split = data.make_split(data.load_shipped_sample(), seed=exp.base.seed)
+    return {label: list(train(make_twin("numpy", config, initial_params(config)), split, config))
+            for config, label in zip(exp.configs(), exp.labels)}
+
+
+def test_the_initialisation_lesson_is_what_its_runs_show():
+    """'He and Xavier start near 2.3 and learn; uniform[-0.5, 0.5) starts several times higher and
+    ends behind; all zeros never breaks the symmetry' (the sentence the page shows)."""
+    runs = lesson_runs("initialisation")
+    first = {label: records[0].loss for label, records in runs.items()}
+    final = {label: records[-1].val_acc for label, records in runs.items()}
+    assert abs(first["init=he"] - 2.3) < 0.3 and abs(first["init=xavier"] - 2.3) < 0.3
+    assert first["init=uniform"] > 3 * first["init=he"]
+    assert final["init=uniform"] < min(final["init=he"], final["init=xavier"]) - 0.02
+    assert final["init=zeros"] < 0.2 < 0.85 < min(final["init=he"], final["init=xavier"])
+
+
+def test_the_sigmoid_vs_relu_lesson_is_what_its_runs_show():
+    runs = lesson_runs("sigmoid_vs_relu")
+    final = {label: records[-1].val_acc for label, records in runs.items()}
+    assert final["activation=sigmoid"] < 0.5 < 0.85 < final["activation=relu"]
+
+
+def test_the_optimizer_race_and_learning_rate_lessons_are_what_their_runs_show():
+    race = {label: records[-1].val_loss for label, records in lesson_runs("optimizer_race").items()}
+    slowest_other = max(loss for label, loss in race.items() if label != "optimizer=sgd")
+    assert race["optimizer=sgd"] > 2 * slowest_other          # plain SGD creeps, the others are faster
+    rates = lesson_runs("learning_rate")
+    assert rates["lr=0.001"][-1].val_loss > 2.0               # too small: barely moved in five epochs
+    assert rates["lr=0.1"][-1].val_acc > 0.9
+    assert rates["lr=3"][-1].event == "diverged"              # too big: the loss blows up
