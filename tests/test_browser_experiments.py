@@ -54,7 +54,10 @@ def test_three_value_experiment_trains_live_and_three_curves_grow():
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             js_errors: list[str] = []
             page.on("pageerror", lambda err: js_errors.append(str(err)))
-            page.goto(f"{url}/experiments?vary=lr&values=0.01,0.03,0.1&twin=numpy&epochs=150&hidden=64",
+            # batch 16: long enough that no run ends before Stop, also on a quiet machine (at batch 64
+            # the runs finished in about 55 s, before the second round of polls was over)
+            page.goto(f"{url}/experiments?vary=lr&values=0.01,0.03,0.1&twin=numpy&epochs=150&hidden=64"
+                      "&batch_size=16",
                       wait_until="domcontentloaded")
             wait_connected(page)
             wait_script_idle(page)
