@@ -26,8 +26,9 @@ def shown_step(page) -> int:
 def test_health_page_draws_a_training_run_live():
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     # 200 epochs of batch 16 (50,000 steps) on a wider network: long enough to watch it live, also
-    # on a quiet machine (100 epochs could end before the page had looked).
-    with app_page("/train?hidden=256,128&epochs=200&batch_size=16") as page:
+    # on a quiet machine (100 epochs could end before the page had looked). lr 0.01: at the default
+    # 0.1 this run kills its ReLU units and its loss explodes near step 11,000 (about 16 s in).
+    with app_page("/train?hidden=256,128&epochs=200&batch_size=16&lr=0.01") as page:
         page.set_viewport_size({"width": 1400, "height": 3000})
         page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="NumPy only").click()
         page.get_by_text("NumPy · epoch").first.wait_for(timeout=60_000)      # the run has started
