@@ -96,9 +96,17 @@ def still_progressing(page, timeout_s: float = 20.0) -> bool:
     return False
 
 
-def student_cookie(context) -> str:
-    (cookie,) = [c["value"] for c in context.cookies() if c["name"] == COOKIE]
-    return cookie
+def student_cookie(context, timeout_s: float = 15.0) -> str:
+    """The student token in this browser's cookie. The page stores it with a one-line script drawn
+    after the sidebar's status, so it can arrive a moment after the page looks ready: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        cookies = [c["value"] for c in context.cookies() if c["name"] == COOKIE]
+        if cookies or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(cookies) == 1, f"expected one {COOKIE} cookie within {timeout_s:.0f} s, got {cookies}"
+    return cookies[0]
 
 
 def no_exception(page) -> None:
