@@ -2,11 +2,12 @@
 or app_support.series computed and only draws them. No maths, no streamlit.
 
 Two kinds:
-- Live charts (the Train page's, redrawn every second or two while a run trains) are plain plotly
-  figure dicts, handed to st.plotly_chart as `ready(...)`: measured here, a plotly.express line
-  chart costs ~60 ms to build and serialise against ~5 ms for the same figure as a dict, and that
-  time is the server's, per student.
-- Everything drawn once per page run uses plotly.express.
+- Live charts (the Train page's, redrawn every second or two while a run trains) and the run
+  history (drawn on every run of the Train page, twice per training run) are plain plotly figure
+  dicts, handed to st.plotly_chart as `ready(...)`: measured here, a plotly.express line chart
+  costs ~60 ms to build and serialise against ~5 ms for the same figure as a dict, and that time
+  is the server's, per student.
+- Everything else, drawn when a learner asks for it, uses plotly.express.
 
 Digits are drawn as MNIST stores them: light ink (255) on a black background (0), like the canvas.
 """
@@ -343,16 +344,25 @@ def weights_figure(W: np.ndarray, unit_label: str = "unit", columns: int = 8) ->
     }}
 
 
-# ---- run history (drawn once per page run, plotly.express) -------------------------------------
-def history_figure(frame: pd.DataFrame, curve: str):
-    """One curve ('batch loss' or 'validation accuracy') of several runs: colour = run, dash = twin."""
+# ---- run history (drawn on every run of the Train page: a plain figure dict too) ------------------
+RUN_COLOURS = px.colors.qualitative.Plotly            # one colour per run, in the order of the runs
+TWIN_DASHES = {TWIN_NAMES["numpy"]: "solid", TWIN_NAMES["torch"]: "dash"}
+
+
+def history_figure(frame: pd.DataFrame, curve: str) -> dict:
+    """One curve ('batch loss' or 'validation accuracy') of several runs (series.history_frame):
+    colour = run, dash = twin; x in epochs."""
     data = frame[frame["curve"] == curve]
-    fig = px.line(data, x="epoch", y="value", color="run", line_dash="twin",
-                  markers=curve == "validation accuracy", height=CHART_HEIGHT,
-                  title=f"{curve.capitalize()} of the chosen runs", labels={"value": curve})
-    fig.update_layout(font_size=FONT_SIZE, margin=dict(l=10, r=10, t=50, b=10))
-    if curve == "batch loss":
-        fig.update_traces(opacity=0.7)
-    else:
-        fig.update_yaxes(tickformat=".0%")
+    accuracy = curve == "validation accuracy"
+    runs = list(dict.fromkeys(data["run"]))
+    traces = []
+    for (run, twin), part in data.groupby(["run", "twin"], sort=False):
+        colour = RUN_COLOURS[runs.index(run) % len(RUN_COLOURS)]
+        traces.append({"type": "scatter", "mode": "lines+markers" if accuracy else "lines",
+                       "x": part["epoch"].to_numpy(), "y": part["value"].to_numpy(),
+                       "name": f"{run}, {twin}", "legendgroup": run, "opacity": 1.0 if accuracy else 0.7,
+                       "line": {"color": colour, "dash": TWIN_DASHES[twin]}, "marker": {"color": colour}})
+    fig = _figure(f"{curve.capitalize()} of the chosen runs", curve, traces, x_title="epoch")
+    if accuracy:
+        fig["layout"]["yaxis"]["tickformat"] = ".0%"
     return fig

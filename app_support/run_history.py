@@ -36,8 +36,9 @@ def show(all_runs: list, torch_ok: bool) -> None:
     if chosen:
         frame = series.history_frame([by_label[label] for label in chosen], cache)
         left, right = st.columns(2)
-        left.plotly_chart(figures.history_figure(frame, "batch loss"), key="train_history_loss")
-        right.plotly_chart(figures.history_figure(frame, "validation accuracy"), key="train_history_acc")
+        for column, curve, key in ((left, "batch loss", "train_history_loss"),
+                                   (right, "validation accuracy", "train_history_acc")):
+            column.plotly_chart(figures.ready(figures.history_figure(frame, curve)), key=key)
         st.caption(teaching.NOTICE["history"])
 
     label = st.selectbox("Download the files of", list(reversed(by_label)),

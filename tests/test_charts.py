@@ -67,12 +67,39 @@ def test_redraw_interval_grows_with_the_runs_on_the_server():
     assert server.redraw_every(0.5, 30) == server.redraw_every(0.5, 300) == 2.0
 
 
+def history_of_two_runs():
+    """series.history_frame's long table for run 1 (both twins) and run 2 (NumPy only)."""
+    import pandas as pd
+
+    parts = []
+    for run, twins in (("run 1", ("NumPy", "PyTorch")), ("run 2", ("NumPy",))):
+        for twin in twins:
+            for curve, values in (("batch loss", [2.3, 1.1, 0.6]), ("validation accuracy", [0.5, 0.8, 0.9])):
+                parts.append(pd.DataFrame({"epoch": [0.5, 1.0, 2.0], "value": values, "curve": curve,
+                                           "run": run, "twin": twin}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_the_history_has_a_colour_per_run_and_a_dash_per_twin():
+    fig = figures.history_figure(history_of_two_runs(), "validation accuracy")
+    traces = {t["name"]: t for t in fig["data"]}
+    assert list(traces) == ["run 1, NumPy", "run 1, PyTorch", "run 2, NumPy"]
+    colours = {name: t["line"]["color"] for name, t in traces.items()}
+    assert colours["run 1, NumPy"] == colours["run 1, PyTorch"] != colours["run 2, NumPy"]
+    assert [t["line"]["dash"] for t in traces.values()] == ["solid", "dash", "solid"]
+    assert list(traces["run 2, NumPy"]["y"]) == [0.5, 0.8, 0.9]
+    assert fig["layout"]["yaxis"]["tickformat"] == ".0%"
+    assert fig["layout"]["xaxis"]["title"]["text"] == "epoch"
+
+
 @pytest.mark.parametrize("make", [
     lambda: figures.loss_figure({"numpy": twin_series(6300), "torch": twin_series(6300, "torch")}),
     lambda: figures.grad_norm_figure({"numpy": twin_series(3000)}),
     lambda: figures.gap_figure(series.twin_gap({"numpy": twin_series(2000), "torch": twin_series(2000, "torch")})),
     lambda: figures.weights_figure(np.random.default_rng(1).normal(size=(784, 20))),
     lambda: figures.training_speed_figure({}),
+    lambda: figures.history_figure(history_of_two_runs(), "batch loss"),
+    lambda: figures.history_figure(history_of_two_runs(), "validation accuracy"),
 ])
 def test_a_ready_figure_sends_what_plotly_would_have_checked_and_sent(make):
     # The page hands st.plotly_chart figures.ready(figure): the same JSON as the figure validated.
