@@ -40,7 +40,10 @@ def after_the_page():
         identity.keep_in_browser()      # this student's token, kept in a cookie for the next page load
 
 
-try:
-    page.run()
-finally:            # also after a page that ends early (st.stop)
-    after_the_page()
+from app_support.server import drawing_turn     # one page drawn at a time: see server.py
+
+with drawing_turn():
+    try:
+        page.run()
+    finally:            # also after a page that ends early (st.stop)
+        after_the_page()

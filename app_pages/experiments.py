@@ -33,7 +33,7 @@ def on_find_lr() -> None:
     settings = form.settings_now()
     try:
         config = ts.config_from_settings(settings).validated(server.host_limits())
-        finding = server.trainer_pool().call(find_lr, config, session.split_for(config), settings["twin"])
+        finding = server.trainer_call(find_lr, config, session.split_for(config), settings["twin"])
     except (UserError, PoolError) as e:
         st.session_state[PROBLEM] = str(e)
         return
@@ -124,7 +124,7 @@ if PROBLEM in st.session_state:
 if current is not None:
     st.markdown(f"**Your experiment {current.number}** ({form.TWINS[current.impl]} twin): "
                 + ", ".join(current.experiment.labels))
-    st.fragment(run_every=LIVE_EVERY if active else None)(live)(current, active)
+    server.live_fragment(live, LIVE_EVERY if active else None)(current, active)
 
 st.header("Learning-rate finder")
 st.caption(f"From fresh weights, one mini-batch per step, the learning rate rises exponentially from "

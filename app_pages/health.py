@@ -77,5 +77,5 @@ impl = st.radio("Twin", run.impls, format_func=TWIN_NAMES.get, horizontal=True,
                 key=f"health.twin.{run.id}")
 active = not run.finished
 busy = server.trainer_pool().runs_here() if active else 0
-st.fragment(run_every=server.redraw_every(HEALTH_EVERY, busy) if active else None)(health_charts)(
+server.live_fragment(health_charts, server.redraw_every(HEALTH_EVERY, busy) if active else None)(
     run, impl, active)

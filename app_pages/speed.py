@@ -19,7 +19,7 @@ BATCH_SIZES = [16, 64, 256, 1024]
 def trainer_threads() -> dict:
     """The thread pools of a trainer process, where both twins train and are timed (read there,
     once per server: every worker sets the same NN_THREADS)."""
-    return server.trainer_pool().call(thread_report)
+    return server.trainer_call(thread_report)
 
 
 def threads_note(counts: dict) -> str:
@@ -39,7 +39,7 @@ def threads_note(counts: dict) -> str:
 def measured_peak() -> dict:
     """This server's matrix-multiply peak, measured once per server in a trainer process (where the
     twins are timed, with the same thread caps); see nn_core.bench.matmul_peak."""
-    return server.trainer_pool().call(bench.matmul_peak)
+    return server.trainer_call(bench.matmul_peak)
 
 
 CPU_TWINS = {**TWIN_NAMES, "torch": f"{TWIN_NAMES['torch']} (CPU)"}      # the table tells CPU from GPU
@@ -88,7 +88,7 @@ if submitted:
         TrainConfig(hidden=hidden).validated(server.host_limits())
         if not batch_sizes:
             raise UserError("choose at least one batch size.")
-        measure = server.trainer_pool().call     # in a trainer process, where the twins train
+        measure = server.trainer_call     # in a trainer process, where the twins train
         with st.spinner("Timing both twins in a trainer process…"):
             rows = measure(bench.measure_throughput, batch_sizes=sorted(batch_sizes), hidden=hidden,
                            rounds=int(rounds), steps=30, device="cpu")

@@ -43,8 +43,8 @@ def draw(run) -> None:
     """Both fragments for `run` (None: empty charts, so the browser loads plotly before the click)."""
     active = run is not None and not run.finished
     busy = server.trainer_pool().runs_here() if active else 0
-    st.fragment(run_every=server.redraw_every(LIVE_EVERY, busy) if active else None)(live_charts)(run, active)
-    st.fragment(run_every=server.redraw_every(SLOW_EVERY, busy) if active else None)(slow_charts)(run)
+    server.live_fragment(live_charts, server.redraw_every(LIVE_EVERY, busy) if active else None)(run, active)
+    server.live_fragment(slow_charts, server.redraw_every(SLOW_EVERY, busy) if active else None)(run)
 
 
 def show_status(run, by_impl: dict) -> None:
@@ -68,6 +68,9 @@ def live_charts(run, polling: bool) -> None:
     else:
         by_impl = series.series_for(run, series_cache())
         show_status(run, by_impl)
+        if run.status == QUEUED:        # nothing to draw yet; on a busy server, every redraw counts
+            st.caption("The charts appear as soon as a trainer takes this run.")
+            return
 
     left, right = st.columns(2)
     left.plotly_chart(figures.ready(figures.loss_figure(by_impl)), key="train_chart_loss")
@@ -96,6 +99,8 @@ def live_charts(run, polling: bool) -> None:
 
 def slow_charts(run) -> None:
     """The charts that change slowly: gradient size per layer, then the first layer's weights."""
+    if run is not None and run.status == QUEUED:
+        return
     by_impl = {} if run is None else series.series_for(run, series_cache())
     st.plotly_chart(figures.ready(figures.grad_norm_figure(by_impl)), key="train_chart_grad")
     st.caption(teaching.NOTICE["gradients"])

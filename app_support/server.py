@@ -5,8 +5,11 @@ Every session sees the same objects here (st.cache_resource), so nothing in this
 one student: what a browser tab owns is in app_support.session.
 """
 
+import contextlib
+import functools
 import math
 import os
+import threading
 
 import numpy as np
 import streamlit as st
@@ -92,6 +95,64 @@ def trainer_pool():
 
     limit_threads(configured_threads())
     return default_pool(host_limits(), preload_torch=torch_available())
+
+
+def trainer_call(function, *args, **kwargs):
+    """function(*args, **kwargs) in a free trainer process (it may wait there behind runs in the queue); this
+    page's drawing turn goes to the other pages meanwhile."""
+    with turn_given_up():
+        return trainer_pool().call(function, *args, **kwargs)
+
+
+# ---- pages drawn one at a time --------------------------------------------------------------------
+# Every page run and every live redraw is Python work in this one server process, and Python runs
+# one thread at a time. Thirty students' redraws started at once share it: each goes forward a
+# little at a time, so all thirty end late, together (measured: every page of a class of 30 was
+# blank for 13 s after their clicks). Drawn one after another, most end much sooner and none later.
+# A page that waits for something slow gives its turn away meanwhile (turn_given_up), and a page
+# still waiting for its turn after TURN_WAIT seconds draws anyway.
+TURN_WAIT = 5.0
+_turn = threading.BoundedSemaphore(1)
+_this_thread = threading.local()      # .has_turn: whether the script running in this thread holds it
+
+
+@contextlib.contextmanager
+def drawing_turn():
+    """Hold the server's drawing turn while the block runs (at once if this thread holds it already:
+    a fragment drawn inside its page's run)."""
+    if getattr(_this_thread, "has_turn", False):
+        yield
+        return
+    _this_thread.has_turn = _turn.acquire(timeout=TURN_WAIT)
+    try:
+        yield
+    finally:
+        if _this_thread.has_turn:
+            _this_thread.has_turn = False
+            _turn.release()
+
+
+@contextlib.contextmanager
+def turn_given_up():
+    """Let other pages draw while this one waits for something slow, then take the turn back."""
+    if not getattr(_this_thread, "has_turn", False):
+        yield
+        return
+    _this_thread.has_turn = False
+    _turn.release()
+    try:
+        yield
+    finally:
+        _this_thread.has_turn = _turn.acquire(timeout=TURN_WAIT)
+
+
+def live_fragment(draw, every: float | None):
+    """st.fragment(run_every=every) of `draw`, each redraw in its drawing turn (None: not timed)."""
+    @functools.wraps(draw)
+    def in_turn(*args, **kwargs):
+        with drawing_turn():
+            return draw(*args, **kwargs)
+    return st.fragment(run_every=every)(in_turn)
 
 
 def redraw_every(base: float, runs_on_server: int, runs_per_step: int = 5, slowest: int = 4) -> float:

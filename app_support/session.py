@@ -243,11 +243,12 @@ def wait_for_first_record(run: Run, timeout: float = 0.5) -> None:
     """Block until some twin of `run` has taken its first step, or `timeout` seconds passed.
 
     Called right after a click on Train, so the page drawn in answer already shows the first
-    point instead of an empty chart (the next redraw would be half a second later).
+    point instead of an empty chart (the next redraw would be a second later). Not when other runs
+    are ahead of it in the queue: then its first step is further away than that.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not run.finished:
-        if any(run.latest(impl) is not None for impl in run.impls):
+        if any(run.latest(impl) is not None for impl in run.impls) or run.queue_place() > 1:
             return
         time.sleep(0.01)
 

@@ -48,4 +48,4 @@ def show_run_status() -> None:
     every = (server.redraw_every(SIDEBAR_EVERY, server.trainer_pool().runs_here())
              if run_active or experiment is not None else None)
     with st.sidebar:
-        st.fragment(run_every=every)(run_status)(run, run_active, experiment)
+        server.live_fragment(run_status, every)(run, run_active, experiment)

@@ -303,9 +303,14 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
         at.run()
         assert run.status == "queued"
         assert any("you are number 1 in the queue" in i.value for i in at.info)
+        # Nothing to draw yet, and on a busy server every redraw counts: no charts, one sentence.
+        assert len(at.get("plotly_chart")) == 0
+        assert any("charts appear as soon as a trainer takes this run" in c.value for c in at.caption)
     finally:
         pool.release("test-blocker", held)
     assert run.join(timeout=TIMEOUT) and run.status == "done"
+    at.run()
+    assert len(at.get("plotly_chart")) >= 6           # the live charts, the weights and the history
 
 
 @pytest.mark.parametrize("make", [figures.loss_figure, figures.accuracy_figure, figures.grad_norm_figure,
