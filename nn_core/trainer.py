@@ -11,7 +11,7 @@ a small adapter around a network and its optimiser with five methods:
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,7 +53,10 @@ class Record:
     message: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields by name, in order. The lists are shared, not copied: dataclasses.asdict copies
+        them all (~350 us for a record with histograms, against ~1 us), and the run store and the
+        CLI's --json turn every record into a dict."""
+        return dict(vars(self))
 
 
 def epoch_order(seed: int, epoch: int, n_rows: int) -> np.ndarray:
