@@ -5,6 +5,8 @@ Run it with: streamlit run streamlit_app.py
 
 import streamlit as st
 
+from app_support.turns import drawing_turn      # standard library only: the first page comes fast
+
 st.set_page_config(page_title="Two twins: an MLP in NumPy and PyTorch", page_icon="🧠", layout="wide")
 
 pages = [
@@ -40,9 +42,7 @@ def after_the_page():
         identity.keep_in_browser()      # this student's token, kept in a cookie for the next page load
 
 
-from app_support.server import drawing_turn     # one page drawn at a time: see server.py
-
-with drawing_turn():
+with drawing_turn():           # one page drawn at a time: see app_support/turns.py
     try:
         page.run()
     finally:            # also after a page that ends early (st.stop)

@@ -5,11 +5,9 @@ Every session sees the same objects here (st.cache_resource), so nothing in this
 one student: what a browser tab owns is in app_support.session.
 """
 
-import contextlib
 import functools
 import math
 import os
-import threading
 
 import numpy as np
 import streamlit as st
@@ -18,6 +16,8 @@ from nn_core import data as nn_data
 from nn_core.errors import UserError
 from nn_core.limits import Limits, limits_from_env
 from nn_core.optional_torch import INSTALL_TORCH, torch_available    # the pages ask server.torch_available()
+
+from .turns import drawing_turn, turn_given_up
 
 TORCH_MISSING = f"PyTorch is not installed; {INSTALL_TORCH}"
 
@@ -102,48 +102,6 @@ def trainer_call(function, *args, **kwargs):
     page's drawing turn goes to the other pages meanwhile."""
     with turn_given_up():
         return trainer_pool().call(function, *args, **kwargs)
-
-
-# ---- pages drawn one at a time --------------------------------------------------------------------
-# Every page run and every live redraw is Python work in this one server process, and Python runs
-# one thread at a time. Thirty students' redraws started at once share it: each goes forward a
-# little at a time, so all thirty end late, together (measured: every page of a class of 30 was
-# blank for 13 s after their clicks). Drawn one after another, most end much sooner and none later.
-# A page that waits for something slow gives its turn away meanwhile (turn_given_up), and a page
-# still waiting for its turn after TURN_WAIT seconds draws anyway.
-TURN_WAIT = 5.0
-_turn = threading.BoundedSemaphore(1)
-_this_thread = threading.local()      # .has_turn: whether the script running in this thread holds it
-
-
-@contextlib.contextmanager
-def drawing_turn():
-    """Hold the server's drawing turn while the block runs (at once if this thread holds it already:
-    a fragment drawn inside its page's run)."""
-    if getattr(_this_thread, "has_turn", False):
-        yield
-        return
-    _this_thread.has_turn = _turn.acquire(timeout=TURN_WAIT)
-    try:
-        yield
-    finally:
-        if _this_thread.has_turn:
-            _this_thread.has_turn = False
-            _turn.release()
-
-
-@contextlib.contextmanager
-def turn_given_up():
-    """Let other pages draw while this one waits for something slow, then take the turn back."""
-    if not getattr(_this_thread, "has_turn", False):
-        yield
-        return
-    _this_thread.has_turn = False
-    _turn.release()
-    try:
-        yield
-    finally:
-        _this_thread.has_turn = _turn.acquire(timeout=TURN_WAIT)
 
 
 def live_fragment(draw, every: float | None):

@@ -1,4 +1,4 @@
-"""app_support.server's drawing turns: the server draws one page at a time, a page waiting on
+"""app_support.turns, the server's drawing turn: the server draws one page at a time, a page waiting on
 something slow lets others draw meanwhile, and no page waits for its turn longer than TURN_WAIT."""
 
 import threading
@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from app_support import server
+from app_support import turns
 
 
 def draw_in_turn(log: list, name: str, seconds: float) -> None:
-    with server.drawing_turn():
+    with turns.drawing_turn():
         log.append(("start", name, time.monotonic()))
         time.sleep(seconds)
         log.append(("end", name, time.monotonic()))
@@ -18,9 +18,9 @@ def draw_in_turn(log: list, name: str, seconds: float) -> None:
 
 def assert_turn_free() -> None:
     """Nobody holds the turn, and it was given back exactly once."""
-    assert server._turn.acquire(timeout=0)
-    assert not server._turn.acquire(timeout=0)
-    server._turn.release()
+    assert turns._turn.acquire(timeout=0)
+    assert not turns._turn.acquire(timeout=0)
+    turns._turn.release()
 
 
 def in_threads(*targets) -> None:
@@ -42,8 +42,8 @@ def test_pages_are_drawn_one_after_another():
 
 def test_a_fragment_drawn_inside_its_page_keeps_the_turn():
     done = []
-    with server.drawing_turn():
-        with server.drawing_turn():              # would deadlock if it asked for the turn again
+    with turns.drawing_turn():
+        with turns.drawing_turn():              # would deadlock if it asked for the turn again
             done.append("fragment")
         done.append("page")
     assert done == ["fragment", "page"]
@@ -51,7 +51,7 @@ def test_a_fragment_drawn_inside_its_page_keeps_the_turn():
 
 
 def test_the_turn_is_released_when_the_page_fails():
-    with pytest.raises(ValueError), server.drawing_turn():
+    with pytest.raises(ValueError), turns.drawing_turn():
         raise ValueError("a bug in a page")
     assert_turn_free()
 
@@ -61,15 +61,15 @@ def test_a_page_waiting_on_something_slow_lets_others_draw():
     order = []
 
     def slow_page():
-        with server.drawing_turn():
+        with turns.drawing_turn():
             order.append("slow page starts")
-            with server.turn_given_up():          # e.g. waiting for a trainer process
+            with turns.turn_given_up():          # e.g. waiting for a trainer process
                 assert other_page_drawn.wait(timeout=5), "the other page could not draw meanwhile"
             order.append("slow page ends")
 
     def other_page():
         time.sleep(0.05)
-        with server.drawing_turn():
+        with turns.drawing_turn():
             order.append("other page")
         other_page_drawn.set()
 
@@ -79,18 +79,18 @@ def test_a_page_waiting_on_something_slow_lets_others_draw():
 
 
 def test_no_page_waits_for_its_turn_longer_than_turn_wait(monkeypatch):
-    monkeypatch.setattr(server, "TURN_WAIT", 0.2)
+    monkeypatch.setattr(turns, "TURN_WAIT", 0.2)
     release = threading.Event()
     waited = []
 
     def stuck_page():
-        with server.drawing_turn():
+        with turns.drawing_turn():
             release.wait(timeout=5)
 
     def next_page():
         time.sleep(0.05)
         start = time.monotonic()
-        with server.drawing_turn():
+        with turns.drawing_turn():
             waited.append(time.monotonic() - start)
         release.set()
 
