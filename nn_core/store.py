@@ -45,7 +45,7 @@ IN_MEMORY = ":memory:"
 KEEP_UPLOADS = 3             # uploaded datasets remembered per student (the newest)
 UNFINISHED = ("queued", "running", "paused")
 INTERRUPTED = "interrupted"
-INTERRUPTED_MESSAGE = "interrupted by a server restart; train it again."
+INTERRUPTED_MESSAGE = "interrupted by a server restart; start it again."
 DAY = 86_400.0
 
 SCHEMA_V1 = """

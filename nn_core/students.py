@@ -42,7 +42,7 @@ SWEEP_EVERY = 1.0      # seconds between looks for students who left (and runs t
 # before it is saved, and is not saved if the server is stopping (so it will read "interrupted").
 STOPPING_GRACE = 3.0
 ORPHANED = ("stopped because no page of yours was open for {seconds:g} s (this server's "
-            "NN_ORPHAN_SECONDS); train it again.")
+            "NN_ORPHAN_SECONDS); start it again.")
 
 log = logging.getLogger(__name__)
 _unsaved_ids = itertools.count(-1, -1)     # ids of runs the store could not take: never clash with its own

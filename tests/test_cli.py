@@ -231,6 +231,25 @@ def test_twins_predict_alike(models, tmp_path):
     assert (labels["m-numpy.npz"] == labels["m-torch.npz"]).mean() >= 0.98
 
 
+@pytest.mark.parametrize("kind", [".npz", ".pt"])
+def test_a_float64_model_predicts_what_it_would_on_float64_pixels(kind, tmp_path):
+    """predict scales pixels to float32 for every model; a float64 model must label alike."""
+    from nn_core.config import TrainConfig
+    from nn_core.model_io import save_model
+    from nn_core.numpy_mlp import NumpyMLP
+    from nn_core.twins import initial_params
+
+    config = TrainConfig(hidden=(32,), dtype="float64", init="he", seed=3)
+    params = initial_params(config)
+    model = save_model(tmp_path / f"m64{kind}", params, "relu")
+    test_csv = kaggle_test_csv(tmp_path / "test.csv", n=200)
+    out = tmp_path / "submission.csv"
+    assert cli("predict", "--model", model, "--data", test_csv, "--out", out).returncode == 0
+    pixels = pd.read_csv(test_csv).to_numpy(dtype=np.float64) / 255.0
+    expected = NumpyMLP(params, "relu").predict_proba(pixels).argmax(axis=1)
+    assert (pd.read_csv(out)["Label"].to_numpy() == expected).all()
+
+
 def test_predict_labelled_csv_prints_accuracy(models, tmp_path):
     test_csv = kaggle_test_csv(tmp_path / "labelled.csv", labelled=True)
     out = tmp_path / "deep" / "folder" / "submission.csv"  # missing folders are created
