@@ -63,9 +63,11 @@ def live(current, polling: bool) -> None:
     left.plotly_chart(ef.curves_figure(frame, "batch loss", labels), key="experiments_chart_loss")
     right.plotly_chart(ef.curves_figure(frame, "validation accuracy", labels), key="experiments_chart_accuracy")
     results = current.results()
-    # A diverged run has no final accuracy: a dash there, not the word "None".
-    st.dataframe(ef.results_frame(results).style.format(ef.RESULT_FORMATS, na_rep="—"),
-                 hide_index=True, width="stretch")
+    st.dataframe(ef.results_frame(results), hide_index=True, width="stretch", placeholder="—",  # not "None"
+                 column_config={"final val acc": st.column_config.NumberColumn(format="percent"),
+                                "step-1 loss": st.column_config.NumberColumn(format="%.6f"),
+                                "time (s)": st.column_config.NumberColumn(format="%.1f"),
+                                "samples/s": st.column_config.NumberColumn(format="%.0f")})
     if current.active:
         st.caption("The verdict comes when every run has ended.")
     else:

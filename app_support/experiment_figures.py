@@ -34,10 +34,6 @@ def curves_figure(frame: pd.DataFrame, curve: str, labels: list[str]):
     return fig
 
 
-RESULT_FORMATS = {"step-1 loss": "{:.6f}", "final val acc": "{:.1%}", "best epoch": "{:.0f}",
-                  "time (s)": "{:.1f}", "samples/s": "{:,.0f}"}
-
-
 def results_frame(results: list) -> pd.DataFrame:
     """One row per run: nn_core.experiments.RunResult.row()."""
     return pd.DataFrame([r.row() for r in results]).drop(columns="twin")

@@ -363,6 +363,9 @@ def history_figure(frame: pd.DataFrame, curve: str) -> dict:
                        "name": f"{run}, {twin}", "legendgroup": run, "opacity": 1.0 if accuracy else 0.7,
                        "line": {"color": colour, "dash": TWIN_DASHES[twin]}, "marker": {"color": colour}})
     fig = _figure(f"{curve.capitalize()} of the chosen runs", curve, traces, x_title="epoch")
+    # Below the chart: two entries per run would run into the title above it.
+    fig["layout"]["legend"].update(x=0, xanchor="left", y=-0.25, yanchor="top")
+    fig["layout"]["height"] = CHART_HEIGHT + 60
     if accuracy:
         fig["layout"]["yaxis"]["tickformat"] = ".0%"
     return fig

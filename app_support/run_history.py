@@ -26,7 +26,8 @@ def show(all_runs: list, torch_ok: bool) -> None:
     st.header("Run history")
     cache = series_cache()
     st.dataframe(series.history_table(all_runs, cache), hide_index=True, width="stretch",
-                 column_config={f"{name} val acc": PERCENT for name in TWIN_NAMES.values()})
+                 column_config={f"{name} val acc": PERCENT for name in TWIN_NAMES.values()},
+                 placeholder="—")        # a run with no accuracy (yet): a dash, not the word "None"
     by_label = {r.label: r for r in all_runs}
     finished = [label for label, r in by_label.items() if r.finished]
     chosen = st.multiselect("Overlay the curves of", finished, default=finished[-2:],

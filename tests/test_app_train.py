@@ -306,11 +306,15 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
         # Nothing to draw yet, and on a busy server every redraw counts: no charts, one sentence.
         assert len(at.get("plotly_chart")) == 0
         assert any("charts appear as soon as a trainer takes this run" in c.value for c in at.caption)
+        history = at.dataframe[0]                                    # no accuracy yet: a dash, not "None"
+        assert history.value[["NumPy val acc", "PyTorch val acc"]].isna().all(axis=None)
+        assert history.proto.placeholder == "—"
     finally:
         pool.release("test-blocker", held)
     assert run.join(timeout=TIMEOUT) and run.status == "done"
     at.run()
     assert len(at.get("plotly_chart")) >= 6           # the live charts, the weights and the history
+    assert at.dataframe[0].value["NumPy val acc"][0] > 0.5
 
 
 @pytest.mark.parametrize("make", [figures.loss_figure, figures.accuracy_figure, figures.grad_norm_figure,
