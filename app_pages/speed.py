@@ -104,7 +104,7 @@ if "speed.result" in st.session_state:
     sizes = (784, *hidden, 10)
     st.subheader(f"Network {' → '.join(str(n) for n in sizes)}")
     st.plotly_chart(figures.throughput_figure(rows), key="speed.chart")
-    st.dataframe(speed_frame(rows, peak), hide_index=True)
+    st.dataframe(speed_frame(rows, peak), hide_index=True, placeholder="—")     # a twin not measured
     st.caption(teaching.NOTICE["speed_page"])
     st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
     st.markdown("**How close to the hardware?** A training step is almost all matrix products: "
