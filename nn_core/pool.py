@@ -3,8 +3,11 @@
 The pool keeps `size` worker processes (NN_WORKERS, default: the machine's cores) started before
 anyone asks for one: NumPy, the project and PyTorch are imported once, in a forkserver that runs at a
 lower CPU priority than the server (nn_core.forkserver_setup), and each worker is forked from it
-ready to train. (A torch that is not installed is skipped; its twin's jobs then say how to install it.) A run asks for one worker per twin; runs that find too few
-free workers, or more than `max_runs` runs already training, wait in a first-come queue.
+ready to train. (A torch that is not installed is skipped; its twin's jobs then say how to install
+it.) A run asks for one worker per twin; while other runs hold workers it starts with as many as
+are free (one is enough: its twins then take turns). Runs that find too few free workers, or
+`max_runs` runs already training, wait in a first-come queue. A run gives each worker back as soon
+as it has no twin left to train there.
 
 A worker that dies (killed, out of memory, a crash in native code) is replaced; one that has trained
 RECYCLE_AFTER twins is retired and replaced too, so memory cannot creep.
@@ -175,24 +178,31 @@ class WorkerPool:
             return len(self._idle)
 
     # ---- the queue ------------------------------------------------------------------------------
-    def acquire(self, run_id, need: int, cancelled) -> list[Worker] | None:
-        """Block until run_id is first in the queue and `need` workers are free; take them.
+    def acquire(self, run_id, need: int, cancelled, at_least: int | None = None) -> list[Worker] | None:
+        """Block until run_id is first in the queue and `need` workers are free, or, while other
+        runs hold workers (a busy pool), at least `at_least` (default: `need`); take as many as are
+        free, up to `need`. (Workers still starting are waited for: they will be free in a moment.)
 
         None if cancelled() became true while waiting. Raises PoolError if workers cannot start.
         """
         need = min(need, self.size)
+        at_least = need if at_least is None else max(1, min(at_least, need))
+
+        def enough() -> bool:
+            return len(self._idle) >= need or (len(self._idle) >= at_least and bool(self._busy))
+
         self.warm_up()
         with self._cond:
             self._waiting.append(run_id)
             try:
                 while not (self._waiting[0] == run_id and len(self._active_runs) < self.max_runs
-                           and len(self._idle) >= need):
+                           and enough()):
                     if cancelled():
                         return None
-                    if self._start_error and not self._starting and len(self._idle) < need:
+                    if self._start_error and not self._starting and not enough():
                         raise PoolError(self._start_error)
                     self._cond.wait(0.1)
-                workers = [self._idle.pop(0) for _ in range(need)]
+                workers = [self._idle.pop(0) for _ in range(min(need, len(self._idle)))]
                 self._busy.update(workers)
                 self._active_runs.add(run_id)
                 return workers
@@ -200,11 +210,13 @@ class WorkerPool:
                 self._waiting.remove(run_id)
                 self._cond.notify_all()
 
-    def release(self, run_id, workers):
-        """Give the run's workers back; dead or worn-out ones are replaced by fresh ones."""
+    def release(self, run_id, workers, run_ended: bool = True):
+        """Give the run's workers back (run_ended=False: some of them, while the run goes on with the
+        others); dead or worn-out ones are replaced by fresh ones."""
         worn = []
         with self._cond:
-            self._active_runs.discard(run_id)
+            if run_ended:
+                self._active_runs.discard(run_id)
             for worker in workers:
                 self._busy.discard(worker)
                 if worker.alive and worker.jobs < RECYCLE_AFTER and not self._closed:

@@ -225,8 +225,10 @@ class Run:
                     logging.getLogger(__name__).exception("run %s: on_end failed", self.id)
 
     def _train(self):
+        # One worker per twin when they are free, so the twins train side by side; on a busy server
+        # the run starts as soon as one is free, and its twins take turns there.
         try:
-            workers = self.pool.acquire(self, len(self.impls), self._stop.is_set)
+            workers = self.pool.acquire(self, len(self.impls), self._stop.is_set, at_least=1)
         except PoolError as e:
             self._end_all(FAILED, f"the server could not start a trainer process ({e}); try again.")
             return
@@ -234,13 +236,14 @@ class Run:
             self._end_all(STOPPED)
             return
         self._admitted = True
+        held = list(workers)                # _train_on hands back the workers it no longer needs
         try:
-            self._train_on(workers)
+            self._train_on(held)
         except Exception as e:              # a bug here: say so, and keep the caller alive
             self._end_all(FAILED, f"the run failed: {type(e).__name__}: {e}")
         finally:                            # whatever happened, the workers go back to the pool
             self._end_all(FAILED, WORKER_DIED)   # twins left waiting for a worker that died
-            self.pool.release(self, workers)
+            self.pool.release(self, held)
 
     def _assign(self, worker, impl):
         """Send impl's job to worker (the data only if the worker does not hold it already)."""
@@ -255,10 +258,11 @@ class Run:
         if self._stop.is_set():
             worker.send(("stop",))
 
-    def _train_on(self, workers):
-        """Hand the twins to the workers (in turn, if there are fewer workers than twins), and file
-        what comes back until every twin has ended."""
-        pending, free, busy = list(self.impls), list(workers), {}
+    def _train_on(self, held):
+        """Hand the twins to the workers in `held` (in turn, if there are fewer workers than twins),
+        and file what comes back until every twin has ended. A worker with no twin left to train is
+        given back to the pool at once (and taken out of `held`), for the runs waiting behind."""
+        pending, free, busy = list(self.impls), list(held), {}
         while pending or busy:
             while pending and free:
                 if self._stop.is_set():
@@ -280,6 +284,11 @@ class Run:
                         self._training.pop(impl, None)
                     if worker.alive:
                         free.append(worker)
+            if free and not pending:
+                for worker in free:
+                    held.remove(worker)
+                self.pool.release(self, free, run_ended=False)
+                free = []
 
     def _read(self, worker, impl) -> bool:
         """File every message waiting from worker; True once impl has ended (or its worker died)."""

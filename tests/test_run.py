@@ -73,6 +73,11 @@ def wait_for(condition, timeout=30.0, poll=0.005):
         time.sleep(poll)
 
 
+def twin_ended(run, impl) -> bool:
+    last = run.latest(impl)
+    return last is not None and last.event is not None
+
+
 def counts(run):
     return {impl: len(run.records(impl)) for impl in run.impls}
 
@@ -225,6 +230,29 @@ def test_a_busy_pool_queues_the_next_runs(make_run, full, split):
     wait_for(lambda: second.finished, timeout=20)
     assert second.status == DONE and second.queue_place() == 0
     assert counts(second) == {"numpy": 16, "torch": 16}
+
+
+def test_a_run_starts_on_the_one_free_worker_and_its_twins_take_turns(pool, make_run, split):
+    held = pool.acquire("blocker", 1, lambda: False)   # one of the two workers is busy elsewhere
+    try:
+        run = make_run(SHORT, split).start()
+        wait_for(lambda: run.finished, timeout=20)      # not queued behind the blocker
+        assert run.status == DONE and counts(run) == {"numpy": 16, "torch": 16}
+        assert run.records("numpy")[0].loss == pytest.approx(run.records("torch")[0].loss, abs=1e-6)
+    finally:
+        pool.release("blocker", held)
+
+
+def test_a_twin_that_ends_gives_its_worker_back_while_the_other_trains(pool, make_run, full):
+    # NumPy is several times faster than PyTorch at batch 8: it ends first.
+    run = make_run(TrainConfig(hidden=(32,), batch_size=8, epochs=10, eval_every=500), full).start()
+    wait_for(lambda: twin_ended(run, "numpy"), timeout=60)
+    assert not twin_ended(run, "torch"), "PyTorch ended too: nothing to check"
+    wait_for(lambda: pool.idle == 1, timeout=2)       # NumPy's worker is back in the pool...
+    assert not run.finished                           # ...while the run goes on
+    run.stop()
+    assert run.join(timeout=5)
+    wait_for(lambda: pool.idle == 2, timeout=5)
 
 
 def test_two_runs_at_once_keep_separate_records(make_run, split):
