@@ -16,6 +16,7 @@ from . import figures, series, server, teaching
 from .session import CAUGHT_UP
 
 SERIES = "train.series"             # run id -> impl -> series.TwinSeries (records already converted)
+POLLED_WHILE_QUEUED = "train.polled_while_queued"   # the run whose live charts look every second
 LIVE_EVERY = 1.0                    # seconds between redraws of the live curves while a run trains
 SLOW_EVERY = 2.0                    # gradient sizes and weight images change slowly: redrawn less often
 
@@ -40,10 +41,17 @@ def series_cache() -> dict:
 
 
 def draw(run) -> None:
-    """Both fragments for `run` (None: empty charts, so the browser loads plotly before the click)."""
+    """Both fragments for `run` (None: empty charts, so the browser loads plotly before the click).
+
+    A queued run's page draws its status only, which costs the server little: it looks every
+    LIVE_EVERY seconds whatever the load, so the charts appear within a second of the run's start.
+    Then one full rerun sets the pace of a busy server (see live_charts)."""
     active = run is not None and not run.finished
     busy = server.trainer_pool().runs_here() if active else 0
-    server.live_fragment(live_charts, server.redraw_every(LIVE_EVERY, busy) if active else None)(run, active)
+    queued = active and run.status == QUEUED
+    st.session_state[POLLED_WHILE_QUEUED] = run.id if queued else None
+    every = (LIVE_EVERY if queued else server.redraw_every(LIVE_EVERY, busy)) if active else None
+    server.live_fragment(live_charts, every)(run, active)
     server.live_fragment(slow_charts, server.redraw_every(SLOW_EVERY, busy) if active else None)(run)
 
 
@@ -71,6 +79,9 @@ def live_charts(run, polling: bool) -> None:
         if run.status == QUEUED:        # nothing to draw yet; on a busy server, every redraw counts
             st.caption("The charts appear as soon as a trainer takes this run.")
             return
+        if polling and st.session_state.get(POLLED_WHILE_QUEUED) == run.id and not run.finished:
+            st.session_state[POLLED_WHILE_QUEUED] = None      # it has started: one full rerun, and
+            st.rerun()                                        # the charts redraw at the server's pace
 
     left, right = st.columns(2)
     left.plotly_chart(figures.ready(figures.loss_figure(by_impl)), key="train_chart_loss")

@@ -306,6 +306,8 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
         # Nothing to draw yet, and on a busy server every redraw counts: no charts, one sentence.
         assert len(at.get("plotly_chart")) == 0
         assert any("charts appear as soon as a trainer takes this run" in c.value for c in at.caption)
+        # Its status costs the server little: it looks every second, then one full rerun at its start.
+        assert at.session_state["train.polled_while_queued"] == run.id
         history = at.dataframe[0]                                    # no accuracy yet: a dash, not "None"
         assert history.value[["NumPy val acc", "PyTorch val acc"]].isna().all(axis=None)
         assert history.proto.placeholder == "—"
@@ -315,6 +317,7 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
     at.run()
     assert len(at.get("plotly_chart")) >= 6           # the live charts, the weights and the history
     assert at.dataframe[0].value["NumPy val acc"][0] > 0.5
+    assert at.session_state["train.polled_while_queued"] is None
 
 
 @pytest.mark.parametrize("make", [figures.loss_figure, figures.accuracy_figure, figures.grad_norm_figure,
