@@ -354,10 +354,10 @@ def history_figure(frame: pd.DataFrame, curve: str) -> dict:
     colour = run, dash = twin; x in epochs."""
     data = frame[frame["curve"] == curve]
     accuracy = curve == "validation accuracy"
-    runs = list(dict.fromkeys(data["run"]))
+    colours = {run: RUN_COLOURS[i % len(RUN_COLOURS)] for i, run in enumerate(dict.fromkeys(data["run"]))}
     traces = []
     for (run, twin), part in data.groupby(["run", "twin"], sort=False):
-        colour = RUN_COLOURS[runs.index(run) % len(RUN_COLOURS)]
+        colour = colours[run]
         traces.append({"type": "scatter", "mode": "lines+markers" if accuracy else "lines",
                        "x": part["epoch"].to_numpy(), "y": part["value"].to_numpy(),
                        "name": f"{run}, {twin}", "legendgroup": run, "opacity": 1.0 if accuracy else 0.7,
