@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from nn_core.errors import ConfigError, DataError
 
@@ -330,6 +329,8 @@ def _parse(body: bytes, name: str, columns: list[str]) -> np.ndarray:
     pandas parses and NumPy checks the ranges in one vectorised pass; only when that finds a
     problem are lines split in Python, to name the first bad line and column.
     """
+    import pandas as pd  # here, not at the top: trainer processes unpickle a Split and never parse
+
     suspects = None  # data rows to look at; None: every row that is not plain digits
     try:
         frame = pd.read_csv(io.BytesIO(body), header=None, dtype=np.float32, engine="c",

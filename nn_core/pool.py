@@ -124,7 +124,7 @@ class WorkerPool:
         self.threads = threads
         self.max_runs = max_runs or self.size
         self._context = multiprocessing.get_context("forkserver")
-        preload = ["nn_core.forkserver_setup", "nn_core.worker"]
+        preload = ["nn_core.forkserver_setup", "nn_core.worker", "nn_core.data"]   # a Job unpickles a Split
         # torch.optim imports torch._dynamo at the first optimizer built (1.8 s here): once, here too.
         torch_modules = ["nn_core.torch_twin", "torch._dynamo"]
         self._context.set_forkserver_preload(preload + (torch_modules if preload_torch else []))

@@ -40,3 +40,18 @@ def test_queue_waits_for_free_workers(pool):
     assert pool.place("next") == 0 and pool.idle == 0
     pool.release("holder", held)
     assert pool.idle == 2
+
+
+def test_trainer_processes_never_load_pandas(pool):
+    """A Job carries a Split, and unpickling it imports nn_core.data: that module must not pull in
+    pandas (about 1 s of import in a fresh worker, on the first click's path, and ~50 MB each)."""
+    from nn_core.data import load_shipped_sample, make_split
+    from nn_core.run import Run, run_to_end
+
+    run = run_to_end(Run(TrainConfig(hidden=(8,), epochs=1), make_split(load_shipped_sample()),
+                         pool=pool))
+    assert run.status == "done"
+    for pid in pool.pids():
+        with open(f"/proc/{pid}/maps") as maps:
+            loaded = maps.read()
+        assert "numpy" in loaded and "pandas" not in loaded, f"worker {pid} has pandas loaded"
