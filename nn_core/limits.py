@@ -19,7 +19,7 @@ class Limits:
     max_epochs: int = 200
     max_seconds: float = 600.0      # wall time of one run
     max_rows: int = 60_000          # rows of an uploaded / loaded CSV
-    max_concurrent_runs: int = 4    # runs training at once on this server; more wait in a queue
+    max_concurrent_runs: int = 32   # runs training at once, sharing the trainers; more wait in a queue
     workers: int = field(default_factory=machine_cores)   # trainer processes, one per training twin
     keep_days: float = 30.0         # days the run store keeps a finished run (and an unused upload)
     keep_runs: int = 50             # finished runs the run store keeps per student, the newest
@@ -32,7 +32,7 @@ class Limits:
 
 
 CLOUD_PROFILE = Limits(max_params=300_000, max_width=512, max_layers=4, max_epochs=30,
-                       max_seconds=120.0, max_rows=10_000, max_concurrent_runs=2, workers=2,
+                       max_seconds=120.0, max_rows=10_000, max_concurrent_runs=4, workers=2,
                        keep_days=7.0, keep_runs=20, orphan_seconds=120.0)
 
 

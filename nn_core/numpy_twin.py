@@ -21,25 +21,22 @@ class NumpyTwin:
         self.steps = 0   # training steps taken: picks each step's shared dropout masks
         # Reused every step / epoch: fresh big arrays cost more than filling these (profile_numpy_step.py).
         self.grads = [np.empty_like(p) for p in self.model.parameters]
-        self.ordered = None
+        self.batch = None      # (x, y) arrays that each batch is gathered into (see batches)
 
     def batches(self, x, y, order, batch_size):
-        """The rows copied once into this epoch's order (one contiguous array), then cut into
-        slices: each batch is a view of that copy (until the next epoch's copy overwrites it), so
-        nothing is gathered or copied per step."""
-        x_ordered, y_ordered = self._ordered_copy(x, y, order)
+        """The rows of each batch, in this epoch's order, gathered into the same two arrays every
+        step (a step is done with its batch before the next is fetched): a twin holds one batch,
+        however large the dataset, and many twins can train side by side in one process."""
+        if self.batch is None or self.batch[0].shape != (batch_size, *x.shape[1:]) \
+                or self.batch[0].dtype != x.dtype or self.batch[1].dtype != y.dtype:
+            self.batch = np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty(batch_size, y.dtype)
+        x_batch, y_batch = self.batch
         for start in range(0, len(order), batch_size):
-            yield x_ordered[start:start + batch_size], y_ordered[start:start + batch_size]
-
-    def _ordered_copy(self, x, y, order):
-        """x[order], y[order], written into the arrays of the last epoch's copy when they fit."""
-        if self.ordered is None or self.ordered[0].shape != (len(order), *x.shape[1:]) \
-                or self.ordered[0].dtype != x.dtype:
-            self.ordered = np.empty((len(order), *x.shape[1:]), x.dtype), np.empty(len(order), y.dtype)
-        x_ordered, y_ordered = self.ordered
-        np.take(x, order, axis=0, out=x_ordered, mode="clip")   # "clip": no hidden temporary copy
-        np.take(y, order, out=y_ordered, mode="clip")           # (order only holds valid rows)
-        return x_ordered, y_ordered
+            rows = order[start:start + batch_size]
+            xb, yb = x_batch[:len(rows)], y_batch[:len(rows)]
+            np.take(x, rows, axis=0, out=xb, mode="clip")   # "clip": no hidden temporary copy
+            np.take(y, rows, out=yb, mode="clip")           # (order only holds valid rows)
+            yield xb, yb
 
     def train_step(self, xb, yb, diagnose=False):
         model = self.model

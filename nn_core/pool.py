@@ -4,13 +4,15 @@ The pool keeps `size` worker processes (NN_WORKERS, default: the machine's cores
 anyone asks for one: NumPy, the project and PyTorch are imported once, in a forkserver that runs at a
 lower CPU priority than the server (nn_core.forkserver_setup), and each worker is forked from it
 ready to train. (A torch that is not installed is skipped; its twin's jobs then say how to install
-it.) A run asks for one worker per twin; while other runs hold workers it starts with as many as
-are free (one is enough: its twins then take turns). Runs that find too few free workers, or
-`max_runs` runs already training, wait in a first-come queue. A run gives each worker back as soon
-as it has no twin left to train there.
+it.) A run asks for a place for each twin: on the least busy workers, a different one for each twin
+while there are enough, so on a quiet pool the twins train side by side. A worker trains all the
+twins it is given, one step of each in turn (nn_core.worker), so on a busy server every run starts at
+once and the runs share the cores. Only beyond `max_runs` runs (NN_MAX_CONCURRENT_RUNS) do runs wait,
+in a first-come queue. A run gives each place back as soon as its twin there has ended.
 
-A worker that dies (killed, out of memory, a crash in native code) is replaced; one that has trained
-RECYCLE_AFTER twins is retired and replaced too, so memory cannot creep.
+A worker that dies (killed, out of memory, a crash in native code) is replaced; one that has been
+given RECYCLE_AFTER twins takes no more: a fresh one starts beside it at once, and the old one is
+retired once its last twin has ended, so memory cannot creep.
 """
 
 import atexit
@@ -19,7 +21,9 @@ import multiprocessing
 import multiprocessing.spawn
 import threading
 import weakref
+from collections import Counter, OrderedDict
 from multiprocessing.connection import wait
+from multiprocessing.reduction import send_handle
 
 from . import worker as worker_module
 from .errors import UserError
@@ -60,19 +64,23 @@ class PoolError(Exception):
 
 
 class Worker:
-    """One trainer process and the calling side of its pipe."""
+    """One trainer process and the calling side of its pipe; `active` twins train there now."""
 
     _numbers = itertools.count(1)
 
     def __init__(self, context, threads: int):
+        self.context = context
         self.conn, child_conn = context.Pipe(duplex=True)
         self.number = next(Worker._numbers)
         self.process = context.Process(target=worker_module.serve, args=(child_conn, threads),
                                        name=f"{WORKER_NAME}{self.number}", daemon=True)
         self.process.start()
         child_conn.close()
-        self.jobs = 0            # twins trained so far
-        self.split_key = None    # which split the worker holds in memory
+        self.jobs = 0            # twins given to it so far (counted by the pool)
+        self.active = 0          # twins training there now (the pool counts them)
+        self.kinds = Counter()   # the same, by impl ("numpy", "torch")
+        self.reserved = False    # doing a call() for someone: no twins meanwhile
+        self.splits = OrderedDict()   # keys of the splits it holds: worker.HeldSplits, mirrored
         self._send_lock = threading.Lock()
 
     @property
@@ -91,6 +99,33 @@ class Worker:
             return True
         except (BrokenPipeError, ConnectionError, OSError):
             return False
+
+    def _split_to_send(self, key, split):
+        """None if the worker holds this split already (the same rule as worker.HeldSplits)."""
+        if key in self.splits:
+            self.splits.move_to_end(key)
+            return None
+        self.splits[key] = True
+        if len(self.splits) > worker_module.HELD_SPLITS:
+            self.splits.popitem(last=False)
+        return split
+
+    def start_twin(self, job, split):
+        """Send job (with `split` if the worker does not hold it); the twin's own end of its pipe,
+        or None if the worker is gone."""
+        ours, theirs = self.context.Pipe(duplex=True)
+        try:
+            with self._send_lock:
+                job.split = self._split_to_send(job.split_key, split)
+                self.conn.send(("train", job))
+                send_handle(self.conn, theirs.fileno(), self.pid)   # straight through the pipe
+        except (BrokenPipeError, ConnectionError, OSError):
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+            job.split = None
+        return ours
 
     def retire(self, timeout=2.0):
         """Ask the worker to quit; kill it if it does not within `timeout` seconds."""
@@ -116,7 +151,7 @@ def split_key(split) -> int:
 
 
 class WorkerPool:
-    """`size` warm trainer processes behind a first-come queue of runs."""
+    """`size` warm trainer processes shared by up to `max_runs` runs, behind a first-come queue."""
 
     def __init__(self, size: int, threads: int = 1, max_runs: int | None = None,
                  preload_torch: bool = True):
@@ -129,11 +164,11 @@ class WorkerPool:
         torch_modules = ["nn_core.torch_twin", "torch._dynamo"]
         self._context.set_forkserver_preload(preload + (torch_modules if preload_torch else []))
         self._cond = threading.Condition()
-        self._idle: list[Worker] = []
-        self._busy: set[Worker] = set()
+        self._workers: list[Worker] = []
         self._starting = 0
         self._waiting = []          # run ids, oldest first
         self._active_runs = set()
+        self._turn = 0              # runs started: turns the order in which equal workers are used
         self._start_error = None
         self._closed = False
         self.started = 0            # worker processes started over the pool's life
@@ -143,7 +178,8 @@ class WorkerPool:
     def warm_up(self):
         """Start the missing workers in the background (the first start waits for the forkserver)."""
         with self._cond:
-            missing = self.size - len(self._idle) - len(self._busy) - self._starting
+            serving = [w for w in self._workers if w.jobs < RECYCLE_AFTER]   # not worn out
+            missing = self.size - len(serving) - self._starting
             self._starting += max(0, missing)
         for _ in range(max(0, missing)):
             threading.Thread(target=self._start_one, name="nn-pool-start", daemon=True).start()
@@ -165,31 +201,49 @@ class WorkerPool:
                 worker.retire(0.5)
                 return
             self._start_error = None
-            self._idle.append(worker)
+            self._workers.append(worker)
             self._cond.notify_all()
 
     def pids(self) -> list[int]:
         with self._cond:
-            return [w.pid for w in [*self._idle, *self._busy]]
+            return [w.pid for w in self._workers]
 
     @property
     def idle(self) -> int:
+        """Workers with nothing to do."""
         with self._cond:
-            return len(self._idle)
+            return sum(1 for w in self._workers if w.active == 0 and not w.reserved)
+
+    def _open(self) -> list[Worker]:
+        """Workers that may take another twin, least busy first (call under self._cond). A worker
+        found dead with no twin of any run is replaced here (one that had twins, when they end)."""
+        dead = [w for w in self._workers if not w.alive and w.active == 0 and not w.reserved]
+        for worker in dead:
+            self._workers.remove(worker)
+            worker.retire(0.1)
+        if dead and not self._closed:
+            self.warm_up()
+        usable = [w for w in self._workers
+                  if not w.reserved and w.jobs < RECYCLE_AFTER and w.alive]
+        return sorted(usable, key=lambda w: w.active)
 
     # ---- the queue ------------------------------------------------------------------------------
-    def acquire(self, run_id, need: int, cancelled, at_least: int | None = None) -> list[Worker] | None:
-        """Block until run_id is first in the queue and `need` workers are free, or, while other
-        runs hold workers (a busy pool), at least `at_least` (default: `need`); take as many as are
-        free, up to `need`. (Workers still starting are waited for: they will be free in a moment.)
+    def acquire(self, run_id, impls, cancelled) -> list[Worker] | None:
+        """Block until run_id is first in the queue, fewer than `max_runs` runs train, and a worker
+        can take its twins; then a worker for each twin of `impls`: a different one for each twin
+        while there are enough, the one with the fewest twins of that kind (so the quick NumPy twins
+        and the slower PyTorch twins spread evenly), then the least busy. Every worker shares its
+        time among its twins.
+        (On a pool still starting, its workers are waited for: the twins of the first run should
+        not share a worker when they need not.)
 
         None if cancelled() became true while waiting. Raises PoolError if workers cannot start.
         """
-        need = min(need, self.size)
-        at_least = need if at_least is None else max(1, min(at_least, need))
+        need = len(impls)
 
         def enough() -> bool:
-            return len(self._idle) >= need or (len(self._idle) >= at_least and bool(self._busy))
+            open_ = len(self._open())
+            return open_ >= min(need, self.size) or (open_ > 0 and not self._starting)
 
         self.warm_up()
         with self._cond:
@@ -199,44 +253,75 @@ class WorkerPool:
                            and enough()):
                     if cancelled():
                         return None
-                    if self._start_error and not self._starting and not enough():
+                    if self._start_error and not self._starting and not self._open():
                         raise PoolError(self._start_error)
                     self._cond.wait(0.1)
-                workers = [self._idle.pop(0) for _ in range(min(need, len(self._idle)))]
-                self._busy.update(workers)
+                self._turn += 1             # among equal workers, each run starts one further on
+                open_, chosen = self._open(), {}
+
+                def spread(impl):           # how unevenly that kind is spread now
+                    return max(w.kinds[impl] for w in open_) - min(w.kinds[impl] for w in open_)
+                for impl in sorted(impls, key=spread, reverse=True):    # the most uneven kind first
+                    others = [w for w in open_ if w not in chosen.values()] or open_
+                    worker = min(others, key=lambda w: (w.kinds[impl], w.active,
+                                                        (w.number - self._turn) % 1024))
+                    worker.active += 1
+                    worker.kinds[impl] += 1
+                    worker.jobs += 1
+                    chosen[impl] = worker
                 self._active_runs.add(run_id)
-                return workers
+                if any(w.jobs >= RECYCLE_AFTER for w in chosen.values()):
+                    self.warm_up()          # a worn-out worker's replacement starts now
+                return [chosen[impl] for impl in impls]
             finally:
                 self._waiting.remove(run_id)
                 self._cond.notify_all()
 
-    def release(self, run_id, workers, run_ended: bool = True):
-        """Give the run's workers back (run_ended=False: some of them, while the run goes on with the
-        others); dead or worn-out ones are replaced by fresh ones."""
-        worn = []
+    def release(self, run_id, places, run_ended: bool = True):
+        """Give back the twins' places: `places` holds (worker, impl) pairs (run_ended=False: while
+        the run goes on with its other twins). A dead worker is replaced; a worn-out one is retired
+        once its last twin has ended (its replacement started when it took its last twin)."""
+        gone = []
         with self._cond:
             if run_ended:
                 self._active_runs.discard(run_id)
-            for worker in workers:
-                self._busy.discard(worker)
-                if worker.alive and worker.jobs < RECYCLE_AFTER and not self._closed:
-                    self._idle.append(worker)
-                else:
-                    worn.append(worker)
+            for worker, impl in places:
+                worker.active -= 1
+                worker.kinds[impl] -= 1
+                worn = worker.jobs >= RECYCLE_AFTER and worker.active == 0
+                if worker in self._workers and (worn or not worker.alive or self._closed):
+                    self._workers.remove(worker)
+                    gone.append(worker)
             self._cond.notify_all()
-        for worker in worn:
+        for worker in gone:
             worker.retire()
-        if worn and not self._closed:
+        if gone and not self._closed:
             self.warm_up()
 
     def call(self, function, *args, **kwargs):
-        """function(*args, **kwargs) in a free worker process (waiting in the queue like a run).
+        """function(*args, **kwargs) in a worker process with no twin to train (waiting in the
+        queue like a run).
 
         For work that must be timed or isolated like training (the Speed page's measurements).
         A UserError raised there is raised here with the same sentence; other failures raise PoolError.
         """
         ticket = object()                     # this call's place in the queue
-        worker = self.acquire(ticket, 1, lambda: False)[0]
+        self.warm_up()
+        with self._cond:
+            self._waiting.append(ticket)
+            try:
+                while True:
+                    free = [w for w in self._open() if w.active == 0]
+                    if self._waiting[0] is ticket and free:
+                        break
+                    if self._start_error and not self._starting and not self._open():
+                        raise PoolError(self._start_error)
+                    self._cond.wait(0.1)
+                worker = free[0]
+                worker.reserved = True
+            finally:
+                self._waiting.remove(ticket)
+                self._cond.notify_all()
         try:
             if not worker.send(("call", function, args, kwargs)):
                 raise PoolError(CALL_DIED)
@@ -250,7 +335,15 @@ class WorkerPool:
                 return reply[1]
             raise (UserError if reply[2] else PoolError)(reply[1])
         finally:
-            self.release(ticket, [worker])
+            with self._cond:
+                worker.reserved = False
+                dead = not worker.alive and worker in self._workers
+                if dead:
+                    self._workers.remove(worker)
+                self._cond.notify_all()
+            if dead:
+                worker.retire()
+                self.warm_up()
 
     def runs_here(self) -> int:
         """Runs training now plus runs waiting in the queue: how busy the server is (the Train page
@@ -267,8 +360,7 @@ class WorkerPool:
         """Stop every worker (at exit: no trainer process outlives the CLI or the server)."""
         with self._cond:
             self._closed = True
-            workers = [*self._idle, *self._busy]
-            self._idle, self._busy = [], set()
+            workers, self._workers = self._workers, []
         for worker in workers:          # all at once: each takes a moment to exit
             worker.send(("quit",))
         for worker in workers:

@@ -3,9 +3,11 @@
 No streamlit: the app keeps a Run in st.session_state and a timed fragment reads `records()`; the CLI
 drives the very same object. The twins train in processes of the shared pool (nn_core.pool), so the
 NumPy twin and the PyTorch twin never slow each other down. Here, in the calling process, one light
-thread per run hands the twins to workers, forwards Pause / Step / Stop, and files what comes back.
+thread per run hands the twins to workers, each with a pipe of its own, forwards Pause / Step / Stop
+along it, and files what comes back.
 
-Runs share the pool's first-come queue: a run waits until enough workers are free and shows its place.
+Beyond the server's cap on runs training at once, runs wait in the pool's first-come queue and show
+their place.
 """
 
 import itertools
@@ -99,7 +101,8 @@ class Run:
         self.stop_reason = None                           # why the run was stopped, if not by its user
         self._paused = False
         self._step_tokens = {impl: 0 for impl in self.impls}   # Steps asked before a twin started
-        self._training = {}                               # impl -> the Worker training it now
+        self._training = {}                               # impl -> (Worker, the twin's pipe) now
+        self._send_lock = threading.Lock()                # Pause, Step, Stop come from any thread
         self._driver = None
         self._admitted = False
         self.started_at = None
@@ -140,9 +143,13 @@ class Run:
                 for impl in self.impls:
                     if impl not in self._training:
                         self._step_tokens[impl] += 1
-            workers = list(self._training.values())
-        for worker in workers:
-            worker.send((action,))
+            pipes = [conn for _, conn in self._training.values()]
+        with self._send_lock:
+            for conn in pipes:
+                try:
+                    conn.send((action,))
+                except (BrokenPipeError, ConnectionError, OSError):   # that twin has just ended
+                    pass
 
     def join(self, timeout=None) -> bool:
         """Wait for the run to end; True if it has."""
@@ -203,7 +210,7 @@ class Run:
     def worker_pids(self) -> dict:
         """impl -> process id of the worker training it right now."""
         with self._lock:
-            return {impl: worker.pid for impl, worker in self._training.items()}
+            return {impl: worker.pid for impl, (worker, _) in self._training.items()}
 
     # ---- the driver thread -----------------------------------------------------------------------
     def _end_all(self, status, message=None):
@@ -225,10 +232,8 @@ class Run:
                     logging.getLogger(__name__).exception("run %s: on_end failed", self.id)
 
     def _train(self):
-        # One worker per twin when they are free, so the twins train side by side; on a busy server
-        # the run starts as soon as one is free, and its twins take turns there.
         try:
-            workers = self.pool.acquire(self, len(self.impls), self._stop.is_set, at_least=1)
+            workers = self.pool.acquire(self, self.impls, self._stop.is_set)
         except PoolError as e:
             self._end_all(FAILED, f"the server could not start a trainer process ({e}); try again.")
             return
@@ -236,65 +241,61 @@ class Run:
             self._end_all(STOPPED)
             return
         self._admitted = True
-        held = list(workers)                # _train_on hands back the workers it no longer needs
+        places = dict(zip(self.impls, workers))   # _train_on gives each back when its twin ends
         try:
-            self._train_on(held)
+            self._train_on(places)
         except Exception as e:              # a bug here: say so, and keep the caller alive
             self._end_all(FAILED, f"the run failed: {type(e).__name__}: {e}")
-        finally:                            # whatever happened, the workers go back to the pool
-            self._end_all(FAILED, WORKER_DIED)   # twins left waiting for a worker that died
-            self.pool.release(self, held)
+        finally:                            # whatever happened, the places go back to the pool
+            with self._lock:
+                pipes = [conn for _, conn in self._training.values()]
+                self._training.clear()
+            for conn in pipes:
+                conn.close()
+            self._end_all(FAILED, WORKER_DIED)   # twins whose worker could not be reached
+            self.pool.release(self, [(worker, impl) for impl, worker in places.items()])
 
     def _assign(self, worker, impl):
-        """Send impl's job to worker (the data only if the worker does not hold it already)."""
-        key = split_key(self.split)
-        worker.jobs += 1
-        with self._lock:    # so that a Pause clicked meanwhile reaches the worker after its job
-            job = Job(impl, self.config, self.params0, key, None if worker.split_key == key else self.split,
+        """Send impl's job to worker (with the data if the worker does not hold it); its pipe."""
+        with self._lock:    # so that a Pause clicked meanwhile reaches the twin after its start
+            job = Job(impl, self.config, self.params0, split_key(self.split), None,
                       self.limits.max_seconds, self.device, self._paused, self._step_tokens[impl])
-            self._training[impl] = worker
-            if worker.send(("train", job)):
-                worker.split_key = key
+            conn = worker.start_twin(job, self.split)
+            if conn is not None:
+                self._training[impl] = (worker, conn)
+        if conn is not None and self._stop.is_set():
+            conn.send(("stop",))
+        return conn
+
+    def _train_on(self, places):
+        """Start each twin on its worker and file what comes back until every twin has ended. Each
+        twin's place goes back to the pool as soon as that twin has ended (and leaves `places`)."""
         if self._stop.is_set():
-            worker.send(("stop",))
+            self._end_all(STOPPED)
+            return
+        training = {}                                   # the twin's pipe -> impl
+        for impl, worker in places.items():
+            conn = self._assign(worker, impl)
+            if conn is not None:
+                training[conn] = impl
+        while training:
+            sentinels = {places[impl].process.sentinel: impl for impl in training.values()}
+            ready = set(wait([*training, *sentinels], timeout=0.5))
+            ended = {conn for conn, impl in training.items()
+                     if (conn in ready or places[impl].process.sentinel in ready)
+                     and self._read(conn, places[impl], impl)}
+            for conn in ended:
+                impl = training.pop(conn)
+                with self._lock:
+                    self._training.pop(impl, None)
+                conn.close()
+                self.pool.release(self, [(places.pop(impl), impl)], run_ended=False)
 
-    def _train_on(self, held):
-        """Hand the twins to the workers in `held` (in turn, if there are fewer workers than twins),
-        and file what comes back until every twin has ended. A worker with no twin left to train is
-        given back to the pool at once (and taken out of `held`), for the runs waiting behind."""
-        pending, free, busy = list(self.impls), list(held), {}
-        while pending or busy:
-            while pending and free:
-                if self._stop.is_set():
-                    self._end_all(STOPPED)
-                    pending = []
-                    break
-                worker, impl = free.pop(0), pending.pop(0)
-                self._assign(worker, impl)
-                busy[worker] = impl
-            if not busy:
-                break
-            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.5)
-            for worker, impl in list(busy.items()):
-                if worker.conn not in ready and worker.process.sentinel not in ready:
-                    continue
-                if self._read(worker, impl):
-                    del busy[worker]
-                    with self._lock:
-                        self._training.pop(impl, None)
-                    if worker.alive:
-                        free.append(worker)
-            if free and not pending:
-                for worker in free:
-                    held.remove(worker)
-                self.pool.release(self, free, run_ended=False)
-                free = []
-
-    def _read(self, worker, impl) -> bool:
-        """File every message waiting from worker; True once impl has ended (or its worker died)."""
+    def _read(self, conn, worker, impl) -> bool:
+        """File every message waiting on impl's pipe; True once impl has ended (or its worker died)."""
         try:
-            while worker.conn.poll():
-                kind, payload = worker.conn.recv()
+            while conn.poll():
+                kind, payload = conn.recv()
                 if kind == "records":
                     self._file_records(impl, payload)
                 elif kind == "params":
@@ -302,10 +303,11 @@ class Run:
                 elif kind == "end":
                     self._file_end(impl, payload)
                     return True
-        except (EOFError, OSError):
-            pass
-        if worker.alive:
-            return False
+        except (EOFError, OSError):         # the pipe closed without "end": the worker died
+            worker.process.join(1.0)
+        else:
+            if worker.alive:
+                return False
         with self._lock:                     # died without saying "end": killed, out of memory, ...
             self._final[impl] = FAILED
             self.errors[impl] = WORKER_DIED

@@ -1,22 +1,35 @@
-"""A trainer process: it trains one twin at a time and streams the records back over a pipe.
+"""A trainer process: it trains the twins it is given, several at once, one step of each in turn,
+and streams each twin's records back over that twin's own pipe.
 
-Each twin of a run trains in a process of its own (nn_core.pool starts them), so the two twins never
-share a Python interpreter (the GIL) or a BLAS thread pool, and each runs at its own speed.
+Each twin of a run trains in a process of the shared pool (nn_core.pool starts them), so the two
+twins never share a Python interpreter (the GIL) or a BLAS thread pool. On a busy server (a class
+of thirty) every run starts at once: a trainer takes one step of each of its twins in turn, instead
+of making runs wait for a free trainer. A twin's speed is timed over its own steps only
+(nn_core.trainer), so sharing a trainer does not change the samples/s it shows.
 
-Messages are plain tuples over one multiprocessing Pipe:
-    calling process -> worker: ("train", Job), ("pause",), ("resume",), ("step",), ("stop",), ("quit",)
-                               ("call", function, args, kwargs)   any other work (the Speed page's timing)
+Messages are plain tuples over multiprocessing Pipes.
+The worker's own pipe:
+    calling process -> worker: ("train", Job), then the twin's end of a new Pipe, passed as a file
+                               descriptor over this pipe (multiprocessing.reduction.send_handle)
+                               ("call", function, args, kwargs)   any other work (the Speed page's
+                                                                   timing), answered on this pipe:
+                               ("result", value) or ("error", sentence, is_user_error)
+                               ("quit",)
+A twin's own pipe:
+    calling process -> worker: ("pause",), ("resume",), ("step",), ("stop",)
     worker -> calling process: ("records", [Record, ...])   a few times a second, and at every event
                                ("params", [(W, b), ...])     the twin's weights, about once a second
-                               ("end", error or None)        the twin is done; the worker is free again
-                               ("result", value) or ("error", sentence, is_user_error)   for a "call"
-A worker whose calling process goes away (the pipe closes) exits at its next look at the pipe.
+                               ("end", error or None)        the twin is done
+A worker whose calling process goes away (its pipe closes) exits; a twin whose pipe closes is dropped.
 """
 
 import math
 import signal
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import recv_handle
 
 from .config import TrainConfig
 from .errors import UserError
@@ -26,9 +39,12 @@ from .trainer import train
 from .twins import make_twin
 
 NICENESS = 5          # trainer processes yield the CPU to the server (see nn_core.forkserver_setup)
-RECORDS_EVERY = 0.1   # seconds between batches of records sent back while training
-PARAMS_EVERY = 1.0    # seconds between snapshots of the weights (for the weight images)
+RECORDS_EVERY = 0.1   # seconds between batches of records sent back while training, and
+PARAMS_EVERY = 1.0    # between snapshots of the weights (for the weight images); both times the
+                      # number of twins in the worker, so a busy worker sends no more than a quiet one
+HELD_SPLITS = 4       # datasets a worker keeps in memory for the next twins (nn_core.pool mirrors it)
 CONTROLS = ("pause", "resume", "step", "stop")
+ENDINGS = ("done", "stopped", "diverged", "limit")   # events of a twin's last record
 TORCH_MISSING = ("PyTorch is not installed, so only the NumPy twin can train; "
                  f"install it with: {INSTALL_TORCH}")
 
@@ -48,11 +64,30 @@ class Job:
 
 
 class ParentGone(Exception):
-    """The calling process closed its end of the pipe (it exited or was killed)."""
+    """The calling process closed its end of the pipe (it exited, was killed, or dropped the twin)."""
+
+
+class HeldSplits:
+    """The last HELD_SPLITS datasets sent here, by key, least recently used first. The calling side
+    (nn_core.pool.Worker) applies the same rule to the same jobs in the same order, so it knows
+    which jobs can be sent without their data."""
+
+    def __init__(self):
+        self._splits = OrderedDict()
+
+    def take(self, key, split):
+        """The split for a job: `split` itself (kept for later), or the one held under `key`."""
+        if split is not None:
+            self._splits[key] = split
+            if len(self._splits) > HELD_SPLITS:
+                self._splits.popitem(last=False)
+        elif key in self._splits:
+            self._splits.move_to_end(key)
+        return self._splits.get(key)
 
 
 class Controls:
-    """Pause, Step and Stop as the calling process last asked; read between two training steps."""
+    """Pause, Step and Stop as the calling process last asked, read from the twin's pipe."""
 
     def __init__(self, conn, job: Job):
         self.conn = conn
@@ -67,15 +102,14 @@ class Controls:
         elif kind == "step":
             self.paused = True
             self.step_tokens += 1
-        elif kind in ("stop", "quit"):
+        elif kind == "stop":
             self.stopped = True
 
-    def read(self, timeout=0.0):
-        """Apply every message waiting on the pipe (waiting up to `timeout` s for the first)."""
+    def read(self):
+        """Apply every message waiting on the pipe."""
         try:
-            while self.conn.poll(timeout):
+            while self.conn.poll():
                 self.handle(self.conn.recv())
-                timeout = 0.0
         except (EOFError, OSError):
             raise ParentGone from None
 
@@ -83,18 +117,28 @@ class Controls:
     def must_wait(self) -> bool:
         return self.paused and self.step_tokens == 0 and not self.stopped
 
+    def may_step(self) -> bool:
+        """train()'s wait_turn: False to stop; a step while paused uses up one Step."""
+        if self.stopped:
+            return False
+        if self.paused:
+            self.step_tokens -= 1
+        return True
+
 
 class Outbox:
-    """Collects records and sends them in batches, with a snapshot of the weights now and then."""
+    """Collects records and sends them in batches, with a snapshot of the weights now and then.
+    `sharing()` is the number of twins training in this worker: each sends that much less often."""
 
-    def __init__(self, conn, twin):
-        self.conn, self.twin = conn, twin
+    def __init__(self, conn, twin, sharing=lambda: 1):
+        self.conn, self.twin, self.sharing = conn, twin, sharing
         self.records = []
         self.last_records = self.last_params = -math.inf
 
     def add(self, record):
         self.records.append(record)
-        if record.event is not None or time.monotonic() - self.last_records >= RECORDS_EVERY:
+        if record.event is not None or \
+                time.monotonic() - self.last_records >= RECORDS_EVERY * self.sharing():
             self.flush()
 
     def flush(self, with_params=False):
@@ -103,7 +147,7 @@ class Outbox:
             if self.records:
                 self.conn.send(("records", self.records))
                 self.records = []
-            if with_params or now - self.last_params >= PARAMS_EVERY:
+            if with_params or now - self.last_params >= PARAMS_EVERY * self.sharing():
                 self.conn.send(("params", self.twin.params()))
                 self.last_params = now
         except (BrokenPipeError, ConnectionError, OSError):
@@ -111,44 +155,67 @@ class Outbox:
         self.last_records = now
 
 
-def train_job(conn, job: Job, split) -> str | None:
-    """Train job's twin on split, streaming its records to conn; the error sentence, or None."""
-    controls = Controls(conn, job)
+class TwinInTraining:
+    """One twin being trained in this process: its steps (nn_core.trainer.train), its controls and
+    its outbox. advance() takes one step; the worker calls it for each of its twins in turn."""
+
+    def __init__(self, conn, job: Job, twin, split, sharing=lambda: 1):
+        self.conn, self.impl = conn, job.impl
+        self.controls = Controls(conn, job)
+        self.outbox = Outbox(conn, twin, sharing)
+        self.steps = train(twin, split, job.config, max_seconds=job.max_seconds,
+                           wait_turn=self.controls.may_step)
+        self.error = None
+        self.showed_pause = False
+
+    @property
+    def waiting(self) -> bool:
+        """Paused with no Step to take: skipped until a control arrives."""
+        if not self.controls.must_wait:
+            self.showed_pause = False
+            return False
+        if not self.showed_pause:
+            self.outbox.flush(with_params=True)    # show exactly where the twin paused
+            self.showed_pause = True
+        return True
+
+    def advance(self) -> bool:
+        """Take one step (or stop); True once the twin has ended."""
+        try:
+            record = next(self.steps)
+        except StopIteration:
+            return True
+        except UserError as e:
+            self.error = str(e)
+            return True
+        except Exception as e:  # a bug: say what happened, keep the worker serving its other twins
+            self.error = f"the {self.impl} twin failed: {type(e).__name__}: {e}"
+            return True
+        self.outbox.add(record)
+        return record.event in ENDINGS
+
+    def finish(self):
+        """Send what is left, the final weights and the end, and close the twin's pipe."""
+        try:
+            self.outbox.flush(with_params=True)
+            self.conn.send(("end", self.error))
+        except (ParentGone, BrokenPipeError, ConnectionError, OSError):
+            pass
+        self.steps.close()
+        self.conn.close()
+
+
+def start_twin(conn, job: Job, split, sharing=lambda: 1) -> TwinInTraining | str:
+    """The twin of `job`, ready to take its first step; or the sentence saying why it cannot."""
+    if split is None:
+        return "the trainer process lost its data; train again."
     try:
         twin = make_twin(job.impl, job.config, job.params0, device=job.device)
     except ImportError:
         return TORCH_MISSING
     except Exception as e:  # e.g. a device that cannot be used
         return f"the {job.impl} twin could not start: {type(e).__name__}: {e}"
-    outbox = Outbox(conn, twin)
-
-    def wait_turn() -> bool:
-        controls.read()
-        if controls.must_wait:
-            outbox.flush(with_params=True)    # show exactly where the twin paused
-            while controls.must_wait:
-                controls.read(timeout=0.5)
-        if controls.stopped:
-            return False
-        if controls.paused:
-            controls.step_tokens -= 1
-        return True
-
-    try:
-        for record in train(twin, split, job.config, max_seconds=job.max_seconds, wait_turn=wait_turn):
-            outbox.add(record)
-    except ParentGone:
-        raise
-    except UserError as e:
-        return str(e)
-    except Exception as e:  # a bug: say what happened, keep the worker serving
-        return f"the {job.impl} twin failed: {type(e).__name__}: {e}"
-    finally:
-        try:
-            outbox.flush(with_params=True)
-        except ParentGone:
-            pass
-    return None
+    return TwinInTraining(conn, job, twin, split, sharing)
 
 
 def call(function, args, kwargs):
@@ -162,33 +229,45 @@ def call(function, args, kwargs):
 
 
 def serve(conn, threads: int) -> None:
-    """A worker's whole life: wait for a job, train it, report its end; until told to quit."""
+    """A worker's whole life: take twins, step each in turn, report each end; until told to quit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the calling process, which stops us
     limit_threads(threads)
-    held_key, held_split = None, None               # the last job's data, kept for the next one
+    splits = HeldSplits()
+    twins: list[TwinInTraining] = []
+
+    def drop(twin):               # the calling side let go of this twin
+        twins.remove(twin)
+        twin.steps.close()
+        twin.conn.close()
+
     while True:
+        resting = all(t.controls.must_wait for t in twins)     # nothing to step: wait for a message
         try:
-            message = conn.recv()
+            ready = wait([conn, *(t.conn for t in twins)], timeout=0.5 if resting else 0)
+            if conn in ready:
+                message = conn.recv()
+                if message[0] == "quit":
+                    return
+                if message[0] == "call":
+                    conn.send(call(*message[1:]))
+                elif message[0] == "train":
+                    job, twin_conn = message[1], Connection(recv_handle(conn))
+                    twin = start_twin(twin_conn, job, splits.take(job.split_key, job.split),
+                                      sharing=lambda: len(twins))
+                    if isinstance(twin, str):
+                        twin_conn.send(("end", twin))
+                        twin_conn.close()
+                    else:
+                        twins.append(twin)
+                continue          # look again before stepping: more twins or controls may wait
         except (EOFError, OSError):
-            return                                  # the calling process is gone
-        if message[0] == "quit":
-            return
-        if message[0] == "call":
+            return                # the calling process is gone
+        for twin in list(twins):  # one step of each twin, in turn
             try:
-                conn.send(call(*message[1:]))
-            except (BrokenPipeError, ConnectionError, OSError):
-                return
-            continue
-        if message[0] != "train":
-            continue                                # a Pause or Stop for a twin that has ended
-        job = message[1]
-        if job.split is not None:
-            held_key, held_split = job.split_key, job.split
-        elif job.split_key != held_key:
-            conn.send(("end", "the trainer process lost its data; train again."))
-            continue
-        try:
-            error = train_job(conn, job, held_split)
-            conn.send(("end", error))
-        except (ParentGone, BrokenPipeError, ConnectionError, EOFError, OSError):
-            return
+                if twin.conn in ready:
+                    twin.controls.read()
+                if not twin.waiting and twin.advance():
+                    twins.remove(twin)
+                    twin.finish()
+            except ParentGone:
+                drop(twin)

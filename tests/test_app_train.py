@@ -292,10 +292,10 @@ def test_app_starts_and_trains_numpy_without_torch():
     assert result.stdout.strip().endswith("ok"), result.stdout[-2000:] + result.stderr[-3000:]
 
 
-def test_queue_place_is_shown_while_every_trainer_is_busy():
+def test_queue_place_is_shown_while_the_server_trains_as_many_runs_as_it_may():
     pool = server.trainer_pool()
-    held = pool.acquire("test-blocker", pool.size, lambda: False)     # every trainer process
-    assert len(held) == pool.size
+    blockers = [f"test-blocker-{i}" for i in range(pool.max_runs)]   # NN_MAX_CONCURRENT_RUNS runs
+    held = {name: pool.acquire(name, ("numpy",), lambda: False)[0] for name in blockers}
     try:
         at = open_train_page()
         set_settings(at, hidden="16", epochs=1)
@@ -312,7 +312,8 @@ def test_queue_place_is_shown_while_every_trainer_is_busy():
         assert history.value[["NumPy val acc", "PyTorch val acc"]].isna().all(axis=None)
         assert history.proto.placeholder == "—"
     finally:
-        pool.release("test-blocker", held)
+        for name, worker in held.items():
+            pool.release(name, [(worker, "numpy")])
     assert run.join(timeout=TIMEOUT) and run.status == "done"
     at.run()
     assert len(at.get("plotly_chart")) >= 6           # the live charts, the weights and the history

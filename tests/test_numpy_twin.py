@@ -1,5 +1,5 @@
 """The NumPy twin's cheap bookkeeping: optimizers report the update they applied, the update ratio
-comes from it (no weight copies), and an epoch's batches are slices of one ordered copy."""
+comes from it (no weight copies), and every batch is gathered into the same reused arrays."""
 
 import numpy as np
 import pytest
@@ -36,17 +36,23 @@ def test_update_ratio_without_copies_equals_the_ratio_from_copies():
         np.testing.assert_allclose(diag["weight_norm"], [np.linalg.norm(w) for w in after], rtol=1e-12)
 
 
-def test_numpy_batches_are_slices_of_one_ordered_copy():
+def test_numpy_batches_are_gathered_into_one_reused_batch():
     config = TrainConfig(hidden=(4,), batch_size=3).validated()
     twin = make_twin("numpy", config, initial_params(config))
     x = np.arange(10 * 784, dtype=np.float32).reshape(10, 784)
     y = np.arange(10)
     order = epoch_order(0, 1, 10)
-    batches = list(twin.batches(x, y, order, 3))
-    assert [len(yb) for _, yb in batches] == [3, 3, 3, 1]
-    np.testing.assert_array_equal(np.concatenate([yb for _, yb in batches]), order)
-    assert all(xb.flags.c_contiguous and not np.shares_memory(xb, x) for xb, _ in batches)
-    assert np.shares_memory(batches[0][0].base, batches[-1][0])     # one copy per epoch, not per batch
+    seen, arrays = [], []
+    for xb, yb in twin.batches(x, y, order, 3):             # used before the next is fetched
+        np.testing.assert_array_equal(xb, x[yb])
+        assert xb.flags.c_contiguous and not np.shares_memory(xb, x)
+        seen.append(yb.copy())
+        arrays.append(xb)
+    assert [len(yb) for yb in seen] == [3, 3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate(seen), order)
+    assert all(np.shares_memory(xb, arrays[0]) for xb in arrays)   # one batch of memory, reused
+    again = next(twin.batches(x, y, epoch_order(0, 2, 10), 3))[0]
+    assert np.shares_memory(again, arrays[0])                        # next epoch too
 
 
 def test_loss_and_gradient_from_one_log_softmax_match_the_separate_functions():

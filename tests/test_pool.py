@@ -34,12 +34,43 @@ def test_a_user_error_in_a_worker_comes_back_as_the_same_sentence(pool):
     assert pool.call(os.getpid) in pool.pids()              # and the worker keeps serving
 
 
-def test_queue_waits_for_free_workers(pool):
-    held = pool.acquire("holder", 2, lambda: False)
-    assert pool.acquire("next", 1, lambda: True) is None      # gave up while waiting: nothing taken
-    assert pool.place("next") == 0 and pool.idle == 0
-    pool.release("holder", held)
+def test_runs_share_workers_up_to_the_cap_then_wait(pool):
+    both = ("numpy", "torch")
+    first = pool.acquire("first", both, lambda: False)         # one twin on each worker
+    assert sorted(w.pid for w in first) == sorted(pool.pids()) and pool.idle == 0
+    second = pool.acquire("second", both, lambda: False)       # shares them: max_runs is 2 here
+    assert {w.pid for w in second} == set(pool.pids())
+    assert pool.acquire("third", ("numpy",), lambda: True) is None   # over the cap: gave up waiting
+    assert pool.place("third") == 0
+    pool.release("first", list(zip(first, both)))
+    pool.release("second", list(zip(second, both)))
     assert pool.idle == 2
+
+
+def test_twins_of_each_kind_spread_over_the_workers():
+    """A quick NumPy twin and a slower PyTorch twin: no worker should end up with all the slow ones,
+    even when the NumPy twins end first and leave their worker the least busy."""
+    pool = WorkerPool(2, threads=1, max_runs=4).warm_up()
+    try:
+        both, places = ("numpy", "torch"), []
+        for i in range(4):
+            workers = pool.acquire(i, both, lambda: False)
+            places.append(list(zip(workers, both)))
+            pool.release(i, places[-1][:1], run_ended=False)    # the NumPy twin ends at once
+        torch_workers = [worker.pid for run in places for worker, impl in run if impl == "torch"]
+        assert sorted(torch_workers) == sorted(pool.pids() * 2)
+        for i, run in enumerate(places):
+            pool.release(i, run[1:])
+        assert pool.idle == 2
+    finally:
+        pool.shutdown()
+
+
+def test_a_call_waits_for_a_worker_with_nothing_to_train(pool):
+    """The Speed page's timings run alone in a worker, never beside a twin."""
+    held = pool.acquire("run", ("numpy",), lambda: False)[0]
+    assert pool.call(os.getpid) != held.pid
+    pool.release("run", [(held, "numpy")])
 
 
 def test_trainer_processes_never_load_pandas(pool):

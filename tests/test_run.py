@@ -115,15 +115,18 @@ def test_each_twin_trains_in_its_own_process(make_run, full, pool):
     assert os.getpid() not in pids.values() and set(pids.values()) <= set(pool.pids())
 
 
-def test_fewer_workers_than_twins_train_in_turn(split):
-    """With one trainer process (NN_WORKERS=1) the twins take turns, each at its own speed."""
+def test_with_one_worker_the_twins_share_it_a_step_each_in_turn(split):
+    """With one trainer process (NN_WORKERS=1) both twins train there at once, taking a step each in
+    turn; each twin's speed is timed over its own steps, so it is still its own."""
     pool = WorkerPool(1).warm_up()
     try:
-        run = run_to_end(Run(SHORT, split, pool=pool))
-        assert run.status == DONE
-        numpy_end, torch_start = run.latest("numpy").wall_time, run.records("torch")[0]
-        assert [len(run.records(impl)) for impl in BOTH] == [16, 16] and torch_start.step == 1
-        assert numpy_end > 0
+        run = Run(SHORT.replace(epochs=40), split, pool=pool).start()
+        wait_for(lambda: all(counts(run).values()), timeout=30)
+        assert len(set(run.worker_pids().values())) == 1
+        assert not any(twin_ended(run, impl) for impl in BOTH)      # side by side, not one after the other
+        assert run.join(timeout=60) and run.status == DONE
+        assert [len(run.records(impl)) for impl in BOTH] == [320, 320]
+        assert run.records("numpy")[0].loss == pytest.approx(run.records("torch")[0].loss, abs=1e-6)
     finally:
         pool.shutdown()
 
@@ -209,46 +212,51 @@ def test_final_statuses(make_run, full):
     assert all("NN_MAX_SECONDS" in m for m in limited.messages().values())
 
 
-def test_a_busy_pool_queues_the_next_runs(make_run, full, split):
-    first = make_run(LONG, full).start()                # both workers of the pool
+def test_runs_beyond_the_cap_wait_in_the_queue(full, split):
+    pool = WorkerPool(2, max_runs=1).warm_up()
+    try:
+        first = Run(LONG, full, pool=pool).start()
+        wait_for(lambda: all(counts(first).values()))
+        second = Run(SHORT, split, pool=pool).start()
+        third = Run(SHORT, split, pool=pool).start()
+        wait_for(lambda: third.queue_place() == 2)
+        assert second.status == QUEUED and second.queue_place() == 1
+        assert third.status == QUEUED
+        assert counts(second) == counts(third) == {"numpy": 0, "torch": 0}
+
+        third.stop()                                       # leaving the queue
+        assert third.join(timeout=1.0)
+        assert third.status == STOPPED and third.queue_place() == 0
+        assert counts(third) == {"numpy": 0, "torch": 0}
+        assert second.queue_place() == 1 and second.status == QUEUED
+
+        first.stop()                                       # under the cap again: the second run goes
+        assert first.join(timeout=1.0)
+        wait_for(lambda: second.finished, timeout=20)
+        assert second.status == DONE and second.queue_place() == 0
+        assert counts(second) == {"numpy": 16, "torch": 16}
+    finally:
+        pool.shutdown()
+
+
+def test_a_busy_pool_starts_the_next_run_at_once_and_shares_its_workers(make_run, full, split):
+    first = make_run(LONG, full).start()                # a twin on each of the two workers
     wait_for(lambda: all(counts(first).values()))
     second = make_run(SHORT, split).start()
-    third = make_run(SHORT, split).start()
-    wait_for(lambda: third.queue_place() == 2)
-    assert second.status == QUEUED and second.queue_place() == 1
-    assert third.status == QUEUED
-    assert counts(second) == counts(third) == {"numpy": 0, "torch": 0}
-
-    third.stop()                                       # leaving the queue
-    assert third.join(timeout=1.0)
-    assert third.status == STOPPED and third.queue_place() == 0
-    assert counts(third) == {"numpy": 0, "torch": 0}
-    assert second.queue_place() == 1 and second.status == QUEUED
-
-    first.stop()                                       # frees the workers: the second run goes
-    assert first.join(timeout=1.0)
-    wait_for(lambda: second.finished, timeout=20)
-    assert second.status == DONE and second.queue_place() == 0
-    assert counts(second) == {"numpy": 16, "torch": 16}
+    wait_for(lambda: second.finished, timeout=20)      # not queued behind the first run
+    assert second.status == DONE and counts(second) == {"numpy": 16, "torch": 16}
+    assert second.records("numpy")[0].loss == pytest.approx(second.records("torch")[0].loss, abs=1e-6)
+    assert first.status == RUNNING                      # the first run trains on, untouched
+    n = counts(first)
+    wait_for(lambda: all(counts(first)[impl] > n[impl] for impl in BOTH))
 
 
-def test_a_run_starts_on_the_one_free_worker_and_its_twins_take_turns(pool, make_run, split):
-    held = pool.acquire("blocker", 1, lambda: False)   # one of the two workers is busy elsewhere
-    try:
-        run = make_run(SHORT, split).start()
-        wait_for(lambda: run.finished, timeout=20)      # not queued behind the blocker
-        assert run.status == DONE and counts(run) == {"numpy": 16, "torch": 16}
-        assert run.records("numpy")[0].loss == pytest.approx(run.records("torch")[0].loss, abs=1e-6)
-    finally:
-        pool.release("blocker", held)
-
-
-def test_a_twin_that_ends_gives_its_worker_back_while_the_other_trains(pool, make_run, full):
+def test_a_twin_that_ends_gives_its_place_back_while_the_other_trains(pool, make_run, full):
     # NumPy is several times faster than PyTorch at batch 8: it ends first.
     run = make_run(TrainConfig(hidden=(32,), batch_size=8, epochs=10, eval_every=500), full).start()
     wait_for(lambda: twin_ended(run, "numpy"), timeout=60)
     assert not twin_ended(run, "torch"), "PyTorch ended too: nothing to check"
-    wait_for(lambda: pool.idle == 1, timeout=2)       # NumPy's worker is back in the pool...
+    wait_for(lambda: pool.idle == 1, timeout=2)       # NumPy's worker has nothing left to do...
     assert not run.finished                           # ...while the run goes on
     run.stop()
     assert run.join(timeout=5)
@@ -282,7 +290,7 @@ def test_without_torch_the_worker_says_how_to_install_it(split, monkeypatch):
     ours, theirs = multiprocessing.Pipe()
     config = SHORT.validated()
     job = worker.Job("torch", config, initial_params(config), 1, split, max_seconds=60)
-    error = worker.train_job(theirs, job, split)
+    error = worker.start_twin(theirs, job, split)
     assert "PyTorch is not installed" in error and "pip install torch==2.13.0" in error
     assert not ours.poll()                                       # no records were sent
 

@@ -111,7 +111,7 @@ def test_both_twins_see_the_same_batches_in_the_same_order(small_split):
     seen = {}
     for impl in IMPLS:
         twin = make_twin(impl, config, params0, device="cpu")
-        seen[impl] = [(np.asarray(xb), np.asarray(yb))
+        seen[impl] = [(np.array(xb), np.array(yb))          # copies: a batch is used before the next
                       for xb, yb in twin.batches(small_split.x_train, small_split.y_train, order, 48)]
     assert [len(yb) for _, yb in seen["numpy"]] == [48] * 8 + [16]   # the last batch is short
     for (xn, yn), (xt, yt) in zip(seen["numpy"], seen["torch"], strict=True):
