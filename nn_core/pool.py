@@ -11,7 +11,7 @@ once and the runs share the cores. Only beyond `max_runs` runs (NN_MAX_CONCURREN
 in a first-come queue. A run gives each place back as soon as its twin there has ended.
 
 A worker that dies (killed, out of memory, a crash in native code) is replaced; one that has been
-given RECYCLE_AFTER twins takes no more: a fresh one starts beside it at once, and the old one is
+given `recycle_after` twins (RECYCLE_AFTER) takes no more: a fresh one starts beside it at once, and the old one is
 retired once its last twin has ended, so memory cannot creep.
 """
 
@@ -31,7 +31,8 @@ from .errors import UserError
 WORKER_DIED = "the trainer process stopped unexpectedly; train again."
 CALL_DIED = "the trainer process stopped unexpectedly; try again."
 
-RECYCLE_AFTER = 50     # twins trained by one worker before it is replaced by a fresh one
+RECYCLE_AFTER = 200    # twins given to one worker before it is replaced by a fresh one (a class of
+                       # thirty clicking Train both gives each of two workers thirty)
 
 
 WORKER_NAME = "nn-worker-"
@@ -154,8 +155,9 @@ class WorkerPool:
     """`size` warm trainer processes shared by up to `max_runs` runs, behind a first-come queue."""
 
     def __init__(self, size: int, threads: int = 1, max_runs: int | None = None,
-                 preload_torch: bool = True):
+                 preload_torch: bool = True, recycle_after: int = RECYCLE_AFTER):
         self.size = max(1, int(size))
+        self.recycle_after = recycle_after
         self.threads = threads
         self.max_runs = max_runs or self.size
         self._context = multiprocessing.get_context("forkserver")
@@ -178,7 +180,7 @@ class WorkerPool:
     def warm_up(self):
         """Start the missing workers in the background (the first start waits for the forkserver)."""
         with self._cond:
-            serving = [w for w in self._workers if w.jobs < RECYCLE_AFTER]   # not worn out
+            serving = [w for w in self._workers if w.jobs < self.recycle_after]   # not worn out
             missing = self.size - len(serving) - self._starting
             self._starting += max(0, missing)
         for _ in range(max(0, missing)):
@@ -224,7 +226,7 @@ class WorkerPool:
         if dead and not self._closed:
             self.warm_up()
         usable = [w for w in self._workers
-                  if not w.reserved and w.jobs < RECYCLE_AFTER and w.alive]
+                  if not w.reserved and w.jobs < self.recycle_after and w.alive]
         return sorted(usable, key=lambda w: w.active)
 
     # ---- the queue ------------------------------------------------------------------------------
@@ -270,7 +272,7 @@ class WorkerPool:
                     worker.jobs += 1
                     chosen[impl] = worker
                 self._active_runs.add(run_id)
-                if any(w.jobs >= RECYCLE_AFTER for w in chosen.values()):
+                if any(w.jobs >= self.recycle_after for w in chosen.values()):
                     self.warm_up()          # a worn-out worker's replacement starts now
                 return [chosen[impl] for impl in impls]
             finally:
@@ -288,7 +290,7 @@ class WorkerPool:
             for worker, impl in places:
                 worker.active -= 1
                 worker.kinds[impl] -= 1
-                worn = worker.jobs >= RECYCLE_AFTER and worker.active == 0
+                worn = worker.jobs >= self.recycle_after and worker.active == 0
                 if worker in self._workers and (worn or not worker.alive or self._closed):
                     self._workers.remove(worker)
                     gone.append(worker)

@@ -353,7 +353,7 @@ def process_tree_rss(root_pid):
 
 
 def test_many_runs_leave_only_the_pools_workers_and_no_memory_behind(full):
-    pool = WorkerPool(2).warm_up()
+    pool = WorkerPool(2, recycle_after=50).warm_up()     # so that each worker is recycled here
     wait_for(lambda: pool.idle == 2)
     baseline_threads = len(threading.enumerate())
     rss0 = None
