@@ -11,11 +11,48 @@ Standard library only: the router takes the turn before the first page is drawn,
 server's first page must not wait for NumPy or pandas to load.
 """
 
+import collections
 import contextlib
 import threading
 
 TURN_WAIT = 5.0
-_turn = threading.BoundedSemaphore(1)
+
+
+class FairTurn:
+    """A lock handed to its waiters in the order they came. (A plain lock or semaphore lets a
+    newcomer take it before a page that has waited longer: at 30 sessions one page waited 8 s.)"""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._held = False
+        self._waiting = collections.deque()     # one Event per waiting thread, oldest first
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if not self._held and not self._waiting:
+                self._held = True
+                return True
+            handed = threading.Event()
+            self._waiting.append(handed)
+        if handed.wait(timeout):
+            return True
+        with self._lock:
+            if handed.is_set():                 # handed over just as the wait ran out
+                return True
+            self._waiting.remove(handed)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if not self._held:
+                raise RuntimeError("the drawing turn was given back twice")
+            if self._waiting:
+                self._waiting.popleft().set()   # straight to the oldest waiter: it stays held
+            else:
+                self._held = False
+
+
+_turn = FairTurn()
 _this_thread = threading.local()      # .has_turn: whether the script running in this thread holds it
 
 

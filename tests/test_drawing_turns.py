@@ -97,3 +97,18 @@ def test_no_page_waits_for_its_turn_longer_than_turn_wait(monkeypatch):
     in_threads(stuck_page, next_page)
     assert 0.1 < waited[0] < 2.0
     assert_turn_free()                           # the page that drew without the turn gave none back
+
+
+def test_a_page_that_gives_the_turn_away_gets_it_back_only_after_the_pages_waiting():
+    """The turn goes to pages in the order they asked: a page that gives it away and asks again at
+    once (turn_given_up around a quick call) must not take it before a page already waiting."""
+    drawn = []
+    with turns.drawing_turn():
+        waiting = threading.Thread(target=lambda: draw_in_turn(drawn, "waiting page", 0.0))
+        waiting.start()
+        time.sleep(0.2)                          # it now waits for the turn
+        with turns.turn_given_up():
+            pass                                 # and asks for it back at once
+        assert [name for event, name, _ in drawn if event == "end"] == ["waiting page"]
+    waiting.join(5)
+    assert_turn_free()
