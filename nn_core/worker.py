@@ -1,11 +1,12 @@
-"""A trainer process: it trains the twins it is given, several at once, one step of each in turn,
-and streams each twin's records back over that twin's own pipe.
+"""A trainer process: it trains the twins it is given, several at once, step by step with an equal
+share of its time for each, and streams each twin's records back over that twin's own pipe.
 
 Each twin of a run trains in a process of the shared pool (nn_core.pool starts them), so the two
 twins never share a Python interpreter (the GIL) or a BLAS thread pool. On a busy server (a class
-of thirty) every run starts at once: a trainer takes one step of each of its twins in turn, instead
-of making runs wait for a free trainer. A twin's speed is timed over its own steps only
-(nn_core.trainer), so sharing a trainer does not change the samples/s it shows.
+of thirty) every run starts at once: a trainer shares its time among its twins, instead of making
+runs wait for a free trainer. A twin's speed is timed over its own steps only (nn_core.trainer), so
+sharing a trainer does not change the samples/s it shows, and with equal shares each twin still
+moves at its own pace: the NumPy twin ahead of the PyTorch twin when it is faster.
 
 Messages are plain tuples over multiprocessing Pipes.
 The worker's own pipe:
@@ -42,6 +43,7 @@ NICENESS = 5          # trainer processes yield the CPU to the server (see nn_co
 RECORDS_EVERY = 0.1   # seconds between batches of records sent back while training, and
 PARAMS_EVERY = 1.0    # between snapshots of the weights (for the weight images); both times the
                       # number of twins in the worker, so a busy worker sends no more than a quiet one
+LOOK_EVERY = 0.005    # seconds between two looks at the pipes while twins are stepping
 HELD_SPLITS = 4       # datasets a worker keeps in memory for the next twins (nn_core.pool mirrors it)
 CONTROLS = ("pause", "resume", "step", "stop")
 ENDINGS = ("done", "stopped", "diverged", "limit")   # events of a twin's last record
@@ -167,6 +169,7 @@ class TwinInTraining:
                            wait_turn=self.controls.may_step)
         self.error = None
         self.showed_pause = False
+        self.used = 0.0          # seconds of this worker's time the twin has had (serve() shares it)
 
     @property
     def waiting(self) -> bool:
@@ -229,11 +232,19 @@ def call(function, args, kwargs):
 
 
 def serve(conn, threads: int) -> None:
-    """A worker's whole life: take twins, step each in turn, report each end; until told to quit."""
+    """A worker's whole life: take twins, give each an equal share of the time, report each end;
+    until told to quit.
+
+    The twin to step next is the one that has had the least time so far (not simply the next in
+    line): a NumPy step may take a third of a PyTorch step, and each twin should move at its own
+    speed, as if it had a core to itself, only slower. A twin that comes back from a pause does not
+    get the time it missed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the calling process, which stops us
     limit_threads(threads)
     splits = HeldSplits()
     twins: list[TwinInTraining] = []
+    floor = 0.0                   # the least time any stepping twin has had
+    last_look = -math.inf
 
     def drop(twin):               # the calling side let go of this twin
         twins.remove(twin)
@@ -241,33 +252,50 @@ def serve(conn, threads: int) -> None:
         twin.conn.close()
 
     while True:
-        resting = all(t.controls.must_wait for t in twins)     # nothing to step: wait for a message
-        try:
-            ready = wait([conn, *(t.conn for t in twins)], timeout=0.5 if resting else 0)
-            if conn in ready:
-                message = conn.recv()
-                if message[0] == "quit":
-                    return
-                if message[0] == "call":
-                    conn.send(call(*message[1:]))
-                elif message[0] == "train":
-                    job, twin_conn = message[1], Connection(recv_handle(conn))
-                    twin = start_twin(twin_conn, job, splits.take(job.split_key, job.split),
-                                      sharing=lambda: len(twins))
-                    if isinstance(twin, str):
-                        twin_conn.send(("end", twin))
-                        twin_conn.close()
-                    else:
-                        twins.append(twin)
-                continue          # look again before stepping: more twins or controls may wait
-        except (EOFError, OSError):
-            return                # the calling process is gone
-        for twin in list(twins):  # one step of each twin, in turn
+        stepping = []
+        for twin in list(twins):
             try:
-                if twin.conn in ready:
-                    twin.controls.read()
-                if not twin.waiting and twin.advance():
-                    twins.remove(twin)
-                    twin.finish()
+                if not twin.waiting:
+                    stepping.append(twin)
             except ParentGone:
                 drop(twin)
+        if not stepping or time.monotonic() - last_look >= LOOK_EVERY:
+            try:                  # new twins, controls, a call or quit: at least every LOOK_EVERY s
+                ready = wait([conn, *(t.conn for t in twins)], timeout=0 if stepping else 0.5)
+                last_look = time.monotonic()
+                if conn in ready:
+                    message = conn.recv()
+                    if message[0] == "quit":
+                        return
+                    if message[0] == "call":
+                        conn.send(call(*message[1:]))
+                    elif message[0] == "train":
+                        job, twin_conn = message[1], Connection(recv_handle(conn))
+                        twin = start_twin(twin_conn, job, splits.take(job.split_key, job.split),
+                                          sharing=lambda: len(twins))
+                        if isinstance(twin, str):
+                            twin_conn.send(("end", twin))
+                            twin_conn.close()
+                        else:
+                            twin.used = floor
+                            twins.append(twin)
+            except (EOFError, OSError):
+                return            # the calling process is gone
+            for twin in [t for t in twins if t.conn in ready]:
+                try:
+                    twin.controls.read()
+                except ParentGone:
+                    drop(twin)
+            continue
+        for twin in stepping:
+            twin.used = max(twin.used, floor)
+        twin = min(stepping, key=lambda t: t.used)
+        floor = twin.used
+        started = time.perf_counter()
+        try:
+            if twin.advance():
+                twins.remove(twin)
+                twin.finish()
+        except ParentGone:
+            drop(twin)
+        twin.used += time.perf_counter() - started
