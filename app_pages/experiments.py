@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_support import experiment_figures as ef
 from app_support import experiment_form as form
-from app_support import series, server, session, train_form
+from app_support import figures, series, server, session, train_form
 from app_support import train_settings as ts
 from nn_core.errors import UserError
 from nn_core.experiments import MAX_VALUES, MIN_VALUES, PRESETS, VARIABLES, verdict
@@ -60,8 +60,9 @@ def live(current, polling: bool) -> None:
                        + (f" (number {run.queue_place()} in the queue)" if run.queue_place() else ""))
     frame = ef.curves_frame(current.runs, st.session_state.setdefault(SERIES, {}))
     left, right = st.columns(2)
-    left.plotly_chart(ef.curves_figure(frame, "batch loss", labels), key="experiments_chart_loss")
-    right.plotly_chart(ef.curves_figure(frame, "validation accuracy", labels), key="experiments_chart_accuracy")
+    left.plotly_chart(figures.ready(ef.curves_figure(frame, "batch loss", labels)), key="experiments_chart_loss")
+    right.plotly_chart(figures.ready(ef.curves_figure(frame, "validation accuracy", labels)),
+                       key="experiments_chart_accuracy")
     results = current.results()
     st.dataframe(ef.results_frame(results), hide_index=True, width="stretch", placeholder="—",  # not "None"
                  column_config={"final val acc": st.column_config.NumberColumn(format="percent"),

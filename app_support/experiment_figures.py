@@ -1,11 +1,11 @@
-"""The Experiments page's charts and tables: one colour per value, plotly express. No maths."""
+"""The Experiments page's charts and tables: one colour per value. No maths."""
 
 import math
 
 import pandas as pd
 import plotly.express as px
 
-from app_support.figures import CHART_HEIGHT, FONT_SIZE
+from app_support.figures import CHART_HEIGHT, FONT_SIZE, line_chart
 from app_support.series import history_frame
 
 COLOURS = px.colors.qualitative.Safe     # colour-blind safe, one distinct colour per value (up to 11)
@@ -18,19 +18,26 @@ def curves_frame(runs: list, cache: dict) -> pd.DataFrame:
     return history_frame(runs, cache)
 
 
-def curves_figure(frame: pd.DataFrame, curve: str, labels: list[str]):
-    """One curve of every run overlaid, one colour per value (in the experiment's order)."""
+def curves_figure(frame: pd.DataFrame, curve: str, labels: list[str]) -> dict:
+    """One curve of every run overlaid, one colour per value (in the experiment's order), as a
+    figure dict: the page redraws it every second while the experiment trains."""
     data = frame[frame["curve"] == curve]
-    fig = px.line(data, x="epoch", y="value", color="run", category_orders={"run": labels},
-                  color_discrete_sequence=COLOURS, log_y=curve == "batch loss",   # a blow-up hides nothing
-                  markers=curve == "validation accuracy", height=CHART_HEIGHT,
-                  title=CURVE_TITLES[curve], labels={"value": curve, "run": ""})
-    fig.update_layout(font_size=FONT_SIZE, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.25))
-    if curve == "validation accuracy":
-        fig.update_yaxes(tickformat=".0%")
-    else:
-        fig.update_traces(opacity=0.8)
+    accuracy = curve == "validation accuracy"
+    traces = []
+    for i, label in enumerate(labels):
+        part = data[data["run"] == label]
+        if part.empty:
+            continue
+        colour = COLOURS[i % len(COLOURS)]
+        traces.append({"type": "scatter", "mode": "lines+markers" if accuracy else "lines",
+                       "x": part["epoch"].to_numpy(), "y": part["value"].to_numpy(), "name": label,
+                       "opacity": 1.0 if accuracy else 0.8,
+                       "line": {"color": colour}, "marker": {"color": colour}})
+    fig = line_chart(CURVE_TITLES[curve], curve, traces, x_title="epoch",
+                     log_y=not accuracy)                                  # a blow-up hides nothing
+    fig["layout"]["legend"].update(x=0, xanchor="left", y=-0.25, yanchor="top")
+    if accuracy:
+        fig["layout"]["yaxis"]["tickformat"] = ".0%"
     return fig
 
 

@@ -212,7 +212,8 @@ def _axis(title: str) -> dict:
     return {"title": {"text": title, "font": {"size": FONT_SIZE}}, "tickfont": {"size": FONT_SIZE - 2}}
 
 
-def _figure(title: str, y_title: str, traces: list, *, x_title: str = "step", log_y: bool = False) -> dict:
+def line_chart(title: str, y_title: str, traces: list, *, x_title: str = "step", log_y: bool = False) -> dict:
+    """A figure dict in the charts' common style: title, axes, legend above at the right."""
     y_axis = _axis(y_title)
     if log_y:
         y_axis.update(type="log", exponentformat="power")
@@ -246,7 +247,7 @@ def loss_figure(series: dict) -> dict:
     traces = [_line(impl, s.step, s.loss, f"{TWIN_NAMES[impl]} batch") for impl, s in series.items()]
     traces += [_points(impl, s.val_step, s.val_loss, f"{TWIN_NAMES[impl]} val")
                for impl, s in series.items()]
-    return _figure("Loss (cross-entropy)", "loss", traces)
+    return line_chart("Loss (cross-entropy)", "loss", traces)
 
 
 def accuracy_figure(series: dict) -> dict:
@@ -255,7 +256,7 @@ def accuracy_figure(series: dict) -> dict:
               for impl, s in series.items()]
     traces += [_points(impl, s.val_step, s.val_acc, f"{TWIN_NAMES[impl]} val")
                for impl, s in series.items()]
-    fig = _figure("Accuracy", "accuracy", traces)
+    fig = line_chart("Accuracy", "accuracy", traces)
     fig["layout"]["yaxis"].update(range=[0, 1.02], tickformat=".0%")
     return fig
 
@@ -268,13 +269,13 @@ def grad_norm_figure(series: dict) -> dict:
         for layer, values in enumerate(per_layer):
             traces.append(_line(impl, s.grad_step, list(values), f"{TWIN_NAMES[impl]} layer {layer + 1}",
                                 dash=LAYER_DASHES[layer % len(LAYER_DASHES)]))
-    return _figure("Gradient size per layer", "RMS gradient", traces, log_y=True)
+    return line_chart("Gradient size per layer", "RMS gradient", traces, log_y=True)
 
 
 def training_speed_figure(series: dict) -> dict:
     """Samples per second of each twin, timed over its own steps only."""
     traces = [_line(impl, s.step, s.samples_per_s, TWIN_NAMES[impl]) for impl, s in series.items()]
-    fig = _figure("Training speed", "samples / s", traces)
+    fig = line_chart("Training speed", "samples / s", traces)
     fig["layout"]["yaxis"]["rangemode"] = "tozero"
     return fig
 
@@ -285,7 +286,7 @@ def gap_figure(gap: TwinGap) -> dict:
     x, y = _xy(gap.step[shown], gap.gap[shown])
     trace = {"type": "scatter", "mode": "lines", "x": x, "y": y, "name": "gap",
              "line": {"color": "#7c3aed", "width": 2}}
-    fig = _figure("Twin gap: |loss NumPy − loss PyTorch|", "absolute difference", [trace], log_y=True)
+    fig = line_chart("Twin gap: |loss NumPy − loss PyTorch|", "absolute difference", [trace], log_y=True)
     fig["layout"]["showlegend"] = False
     return fig
 
@@ -362,7 +363,7 @@ def history_figure(frame: pd.DataFrame, curve: str) -> dict:
                        "x": part["epoch"].to_numpy(), "y": part["value"].to_numpy(),
                        "name": f"{run}, {twin}", "legendgroup": run, "opacity": 1.0 if accuracy else 0.7,
                        "line": {"color": colour, "dash": TWIN_DASHES[twin]}, "marker": {"color": colour}})
-    fig = _figure(f"{curve.capitalize()} of the chosen runs", curve, traces, x_title="epoch")
+    fig = line_chart(f"{curve.capitalize()} of the chosen runs", curve, traces, x_title="epoch")
     # Below the chart: two entries per run would run into the title above it.
     fig["layout"]["legend"].update(x=0, xanchor="left", y=-0.25, yanchor="top")
     fig["layout"]["height"] = CHART_HEIGHT + 60
