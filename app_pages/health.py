@@ -12,7 +12,7 @@ from nn_core.twins import TWIN_NAMES
 HEALTH_EVERY = 2.0                  # seconds between redraws while the run trains
 CAUGHT_UP = "health.caught_up"      # id of the last run whose end triggered the full rerun
 # How a run's status reads in the line above the charts (any other status reads as it is: "done", ...).
-STATUS_WORDS = {RUNNING: "training…", QUEUED: "waiting for a free trainer", LIMIT: "stopped at this server's limit"}
+STATUS_WORDS = {RUNNING: "training…", QUEUED: "waiting in the queue", LIMIT: "stopped at this server's limit"}
 
 
 def steps_text(n: int) -> str:

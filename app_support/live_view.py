@@ -21,7 +21,7 @@ LIVE_EVERY = 1.0                    # seconds between redraws of the live curves
 SLOW_EVERY = 2.0                    # gradient sizes and weight images change slowly: redrawn less often
 
 STATUS_TEXT = {
-    QUEUED: "waiting for a free trainer",
+    QUEUED: "waiting in the queue",
     RUNNING: "training…",
     PAUSED: "paused: press Step for one more step, or Resume",
     DONE: "done",
@@ -59,7 +59,8 @@ def show_status(run, by_impl: dict) -> None:
     status = run.status
     st.markdown(f"#### {run.label}: {STATUS_TEXT[status]}")
     if status == QUEUED:
-        st.info(f"waiting for a free trainer: you are number {run.queue_place()} in the queue")
+        st.info(f"This server trains at most {run.pool.max_runs} runs at once, and that many are "
+                f"training now: you are number {run.queue_place()} in the queue.")
     for column, (impl, s) in zip(st.columns(len(by_impl)), by_impl.items()):
         fraction, text = series.progress(run, s)
         column.progress(fraction, text=text)
@@ -77,7 +78,7 @@ def live_charts(run, polling: bool) -> None:
         by_impl = series.series_for(run, series_cache())
         show_status(run, by_impl)
         if run.status == QUEUED:        # nothing to draw yet; on a busy server, every redraw counts
-            st.caption("The charts appear as soon as a trainer takes this run.")
+            st.caption("The charts appear as soon as this run starts.")
             return
         if polling and st.session_state.get(POLLED_WHILE_QUEUED) == run.id and not run.finished:
             st.session_state[POLLED_WHILE_QUEUED] = None      # it has started: one full rerun, and

@@ -98,8 +98,8 @@ def trainer_pool():
 
 
 def trainer_call(function, *args, **kwargs):
-    """function(*args, **kwargs) in a free trainer process (it may wait there behind runs in the
-    queue); this page's drawing turn goes to the other pages meanwhile."""
+    """function(*args, **kwargs) in a trainer process with no twin to train (it may wait for one);
+    this page's drawing turn goes to the other pages meanwhile."""
     with turn_given_up():
         return trainer_pool().call(function, *args, **kwargs)
 

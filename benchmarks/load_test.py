@@ -123,7 +123,7 @@ ARM = """([at, limitMs]) => {
     if (lt.firstPoint === null && points() > 0) lt.firstPoint = now;
     const m = (document.body.innerText || '').match(/you are number (\\d+) in the queue/);
     if (m) { lt.queued = true; lt.queueMax = Math.max(lt.queueMax, Number(m[1])); }
-    if (h && lt.admitted === null && !h.includes('waiting for a free trainer')) {
+    if (h && lt.admitted === null && !h.includes('waiting in the queue')) {
       lt.admitted = now;
       lt.wsBytesAdmit = window.__ws ? window.__ws.bytes : 0;
       lt.wsMsgsAdmit = window.__ws ? window.__ws.msgs : 0;

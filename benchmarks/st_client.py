@@ -151,7 +151,7 @@ class ProtocolSession:
             return
         if self.heading is None:
             self.heading = now
-        if self.admitted is None and "waiting for a free trainer" not in text:
+        if self.admitted is None and "waiting in the queue" not in text:
             self.admitted = now
         if self.end is None and END.match(text):
             self.end, self.end_text = now, text
