@@ -59,8 +59,10 @@ def show_status(run, by_impl: dict) -> None:
     status = run.status
     st.markdown(f"#### {run.label}: {STATUS_TEXT[status]}")
     if status == QUEUED:
-        st.info(f"This server trains at most {run.pool.max_runs} runs at once, and that many are "
-                f"training now: you are number {run.queue_place()} in the queue.")
+        cap = run.pool.max_runs
+        st.info(f"This server trains at most {cap} run{'s' if cap != 1 else ''} at once, and "
+                f"{'that many are' if cap != 1 else 'one is'} training now: you are number "
+                f"{run.queue_place()} in the queue.")
     for column, (impl, s) in zip(st.columns(len(by_impl)), by_impl.items()):
         fraction, text = series.progress(run, s)
         column.progress(fraction, text=text)

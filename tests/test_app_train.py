@@ -306,7 +306,8 @@ def test_queue_place_is_shown_while_the_server_trains_as_many_runs_as_it_may():
         # Nothing to draw yet, and on a busy server every redraw counts: no charts, one sentence.
         assert len(at.get("plotly_chart")) == 0
         assert any("charts appear as soon as this run starts" in c.value for c in at.caption)
-        assert any(f"trains at most {pool.max_runs} runs at once" in i.value for i in at.info)
+        assert any(f"trains at most {pool.max_runs} runs at once, and that many are training now"
+                   in i.value for i in at.info)
         # Its status costs the server little: it looks every second, then one full rerun at its start.
         assert at.session_state["train.polled_while_queued"] == run.id
         history = at.dataframe[0]                                    # no accuracy yet: a dash, not "None"
