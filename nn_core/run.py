@@ -264,7 +264,11 @@ class Run:
             if conn is not None:
                 self._training[impl] = (worker, conn)
         if conn is not None and self._stop.is_set():
-            conn.send(("stop",))
+            with self._send_lock:
+                try:
+                    conn.send(("stop",))
+                except (BrokenPipeError, ConnectionError, OSError):   # the worker died: _read says so
+                    pass
         return conn
 
     def _train_on(self, places):
