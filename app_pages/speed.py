@@ -19,7 +19,7 @@ BATCH_SIZES = [16, 64, 256, 1024]
 def trainer_threads() -> dict:
     """The thread pools of a trainer process, where both twins train and are timed (read there,
     once per server: every worker sets the same NN_THREADS)."""
-    return server.trainer_call(thread_report)
+    return server.trainer_call(thread_report, max_wait=5.0)
 
 
 def threads_note(counts: dict) -> str:
@@ -70,7 +70,12 @@ st.write("How many training examples per second does each twin get through? The 
          "same batches, the same optimiser (plain SGD), timed in turns so that a busy moment of the "
          "machine falls on both.")
 
-report = trainer_threads()
+try:
+    report = trainer_threads()
+except PoolError as e:                  # a class is training on every trainer process
+    report = None
+    st.warning(f"Could not ask a trainer process about its threads: {e}")
+cuda = bool(report and report["cuda"])
 with st.form("speed.form"):
     c1, c2, c3 = st.columns([2, 1, 1])
     batch_sizes = c1.multiselect("Batch sizes", BATCH_SIZES, default=[64, 256], key="speed.batches")
@@ -78,8 +83,8 @@ with st.form("speed.form"):
     rounds = c3.number_input("Rounds", 1, 10, 3, key="speed.rounds",
                              help="Each round times 30 steps per twin; the chart shows the median.")
     use_cuda = st.checkbox("Also PyTorch on the GPU", value=False, key="speed.cuda",
-                           disabled=not report["cuda"],
-                           help=None if report["cuda"] else "Needs an NVIDIA GPU and a CUDA build of PyTorch.")
+                           disabled=not cuda,
+                           help=None if cuda else "Needs an NVIDIA GPU and a CUDA build of PyTorch.")
     submitted = st.form_submit_button("Measure", type="primary")
 
 if submitted:
@@ -106,7 +111,7 @@ if "speed.result" in st.session_state:
     st.plotly_chart(figures.throughput_figure(rows), key="speed.chart")
     st.dataframe(speed_frame(rows, peak), hide_index=True, placeholder="—")     # a twin not measured
     st.caption(teaching.NOTICE["speed_page"])
-    st.caption("Medians over the rounds. Timings vary from run to run. " + threads_note(report))
+    st.caption("Medians over the rounds. Timings vary from run to run. " + (threads_note(report) if report else ""))
     st.markdown("**How close to the hardware?** A training step is almost all matrix products: "
                 f"{bench.training_flops_per_sample(sizes):,} floating-point operations per example "
                 "for this network, forward and backward, counted from the layer sizes. Examples/s "

@@ -20,6 +20,7 @@ import itertools
 import multiprocessing
 import multiprocessing.spawn
 import threading
+import time
 import weakref
 from collections import Counter, OrderedDict
 from multiprocessing.connection import wait
@@ -30,6 +31,9 @@ from .errors import UserError
 
 WORKER_DIED = "the trainer process stopped unexpectedly; train again."
 CALL_DIED = "the trainer process stopped unexpectedly; try again."
+TRAINERS_BUSY = ("every trainer process is busy with runs right now; try again when fewer runs are "
+                 "training.")
+CALL_WAIT = 30.0       # seconds a call() waits for a trainer process with no twin, then gives up
 
 RECYCLE_AFTER = 200    # twins given to one worker before it is replaced by a fresh one (a class of
                        # thirty clicking Train both gives each of two workers thirty)
@@ -300,30 +304,28 @@ class WorkerPool:
         if gone and not self._closed:
             self.warm_up()
 
-    def call(self, function, *args, **kwargs):
-        """function(*args, **kwargs) in a worker process with no twin to train (waiting in the
-        queue like a run).
+    def call(self, function, *args, max_wait: float = CALL_WAIT, **kwargs):
+        """function(*args, **kwargs) in a worker process with no twin to train. It waits up to
+        `max_wait` seconds for one (outside the runs' queue: runs never wait for a call), then raises
+        PoolError(TRAINERS_BUSY).
 
         For work that must be timed or isolated like training (the Speed page's measurements).
         A UserError raised there is raised here with the same sentence; other failures raise PoolError.
         """
-        ticket = object()                     # this call's place in the queue
         self.warm_up()
+        deadline = time.monotonic() + max_wait
         with self._cond:
-            self._waiting.append(ticket)
-            try:
-                while True:
-                    free = [w for w in self._open() if w.active == 0]
-                    if self._waiting[0] is ticket and free:
-                        break
-                    if self._start_error and not self._starting and not self._open():
-                        raise PoolError(self._start_error)
-                    self._cond.wait(0.1)
-                worker = free[0]
-                worker.reserved = True
-            finally:
-                self._waiting.remove(ticket)
-                self._cond.notify_all()
+            while True:
+                free = [w for w in self._open() if w.active == 0]
+                if free:
+                    break
+                if self._start_error and not self._starting and not self._open():
+                    raise PoolError(self._start_error)
+                if time.monotonic() > deadline:
+                    raise PoolError(TRAINERS_BUSY)
+                self._cond.wait(0.1)
+            worker = free[0]
+            worker.reserved = True
         try:
             if not worker.send(("call", function, args, kwargs)):
                 raise PoolError(CALL_DIED)

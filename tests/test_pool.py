@@ -86,3 +86,33 @@ def test_trainer_processes_never_load_pandas(pool):
         with open(f"/proc/{pid}/maps") as maps:
             loaded = maps.read()
         assert "numpy" in loaded and "pandas" not in loaded, f"worker {pid} has pandas loaded"
+
+
+def test_a_call_gives_up_with_a_sentence_and_never_makes_runs_wait(pool):
+    """While runs hold every worker, a call (the Speed page) waits `max_wait` seconds at most, then says
+    why; runs started meanwhile go straight to the workers, never into a queue behind it."""
+    import threading
+    import time
+
+    from nn_core.pool import TRAINERS_BUSY, PoolError
+
+    held = pool.acquire("run", ("numpy", "torch"), lambda: False)   # a twin on each worker
+    outcome = {}
+
+    def call():
+        try:
+            pool.call(os.getpid, max_wait=1.0)
+        except PoolError as e:
+            outcome["error"] = str(e)
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.2)
+    other = pool.acquire("another run", ("numpy",), lambda: False)  # starts at once
+    assert pool.place("another run") == 0
+    caller.join(5)
+    assert outcome["error"] == TRAINERS_BUSY
+    assert TRAINERS_BUSY == ("every trainer process is busy with runs right now; try again when fewer "
+                             "runs are training.")
+    pool.release("another run", [(other[0], "numpy")])
+    pool.release("run", list(zip(held, ("numpy", "torch"))))
+    assert pool.call(os.getpid) in pool.pids()
