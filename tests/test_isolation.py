@@ -34,8 +34,9 @@ TIMEOUT = 60
 RUNS = "app.runs"
 SERIES = "train.series"
 APPTEST_SESSION_ID = "test session id"     # streamlit/testing/v1/local_script_runner.py
-# Long enough (16 units, 50 epochs of 63 steps) that a run is still training when the other stops.
-LONG = {"hidden": "16", "epochs": 50}
+# Long enough (16 units, 200 epochs of 63 steps: the cap) that a run is still training when the
+# other stops, and through the grace-period test (its NumPy twin once finished 50 epochs there).
+LONG = {"hidden": "16", "epochs": 200}
 
 
 def open_train_page() -> AppTest:
