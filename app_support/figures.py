@@ -229,8 +229,9 @@ def line_chart(title: str, y_title: str, traces: list, *, x_title: str = "step",
     }}
 
 
-def _line(impl: str, x: list, y: list, name: str, dash: str = "solid") -> dict:
-    x, y = _xy(x, y)
+def _line(impl: str, x: list, y: list, name: str, dash: str = "solid",
+          max_points: int = MAX_POINTS) -> dict:
+    x, y = _xy(x, y, max_points)
     return {"type": "scatter", "mode": "lines", "x": x, "y": y, "name": name, "legendgroup": impl,
             "line": {"color": TWIN_COLOURS[impl], "width": TWIN_LINE_WIDTHS[impl], "dash": dash}}
 
@@ -261,6 +262,11 @@ def accuracy_figure(series: dict) -> dict:
     return fig
 
 
+# Up to six gradient lines share one small chart (a layer per dash style, both twins): 500 points
+# each show it as well as 1,000 and halve what every redraw sends.
+GRAD_POINTS = 500
+
+
 def grad_norm_figure(series: dict) -> dict:
     """Per-layer gradient norm (÷ sqrt(parameters in the layer)); one dash style per layer."""
     traces = []
@@ -268,7 +274,7 @@ def grad_norm_figure(series: dict) -> dict:
         per_layer = list(zip(*s.grad_norm_scaled))     # (steps, layers) -> one list per layer
         for layer, values in enumerate(per_layer):
             traces.append(_line(impl, s.grad_step, list(values), f"{TWIN_NAMES[impl]} layer {layer + 1}",
-                                dash=LAYER_DASHES[layer % len(LAYER_DASHES)]))
+                                dash=LAYER_DASHES[layer % len(LAYER_DASHES)], max_points=GRAD_POINTS))
     return line_chart("Gradient size per layer", "RMS gradient", traces, log_y=True)
 
 
