@@ -10,11 +10,13 @@ moves at its own pace: the NumPy twin ahead of the PyTorch twin when it is faste
 
 Messages are plain tuples over multiprocessing Pipes.
 The worker's own pipe:
+    worker -> calling process: ("ready", has_torch)         once, when it is ready to train
     calling process -> worker: ("train", Job), then the twin's end of a new Pipe, passed as a file
                                descriptor over this pipe (multiprocessing.reduction.send_handle)
                                ("call", function, args, kwargs)   any other work (the Speed page's
                                                                    timing), answered on this pipe:
-                               ("result", value) or ("error", sentence, is_user_error)
+                               ("result", value, has_torch) or
+                               ("error", sentence, is_user_error, has_torch)
                                ("quit",)
 A twin's own pipe:
     calling process -> worker: ("pause",), ("resume",), ("step",), ("stop",)
@@ -26,6 +28,7 @@ A worker whose calling process goes away (its pipe closes) exits; a twin whose p
 
 import math
 import signal
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -221,26 +224,59 @@ def start_twin(conn, job: Job, split, sharing=lambda: 1) -> TwinInTraining | str
     return TwinInTraining(conn, job, twin, split, sharing)
 
 
+def has_torch() -> bool:
+    return "torch" in sys.modules
+
+
+def import_torch() -> None:
+    """Import what the PyTorch twin needs, now rather than at its first step: torch, and
+    torch._dynamo, which torch.optim imports at the first optimizer built (1.8 s here)."""
+    try:
+        import torch._dynamo  # noqa: F401
+
+        from . import torch_twin  # noqa: F401
+    except Exception:     # not installed, or broken: the PyTorch twin's job will say so
+        pass
+
+
 def call(function, args, kwargs):
     """function(*args, **kwargs) here, as the message to send back."""
     try:
-        return ("result", function(*args, **kwargs))
+        return ("result", function(*args, **kwargs), has_torch())
     except UserError as e:
-        return ("error", str(e), True)
+        return ("error", str(e), True, has_torch())
     except Exception as e:  # a bug: one sentence for the caller, the worker keeps serving
-        return ("error", f"{getattr(function, '__name__', 'the call')} failed: {type(e).__name__}: {e}", False)
+        return ("error", f"{getattr(function, '__name__', 'the call')} failed: {type(e).__name__}: {e}",
+                False, has_torch())
 
 
-def serve(conn, threads: int) -> None:
+def send_answer(conn, answer) -> None:
+    """Send a call's answer; one that cannot be pickled becomes an error (the worker keeps serving)."""
+    try:
+        conn.send(answer)
+    except (TypeError, AttributeError, ValueError) as e:    # pickling failed before anything was sent
+        conn.send(("error", f"the answer could not be sent back: {type(e).__name__}: {e}", False,
+                   has_torch()))
+
+
+def serve(conn, threads: int, with_torch: bool = False) -> None:
     """A worker's whole life: take twins, give each an equal share of the time, report each end;
     until told to quit.
 
     The twin to step next is the one that has had the least time so far (not simply the next in
     line): a NumPy step may take a third of a PyTorch step, and each twin should move at its own
     speed, as if it had a core to itself, only slower. A twin that comes back from a pause does not
-    get the time it missed."""
+    get the time it missed.
+
+    with_torch: import torch before saying it is ready (else only when a PyTorch twin comes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the calling process, which stops us
     limit_threads(threads)
+    if with_torch:
+        import_torch()
+    try:
+        conn.send(("ready", has_torch()))
+    except (BrokenPipeError, ConnectionError, OSError):
+        return
     splits = HeldSplits()
     twins: list[TwinInTraining] = []
     floor = 0.0                   # the least time any stepping twin has had
@@ -268,7 +304,7 @@ def serve(conn, threads: int) -> None:
                     if message[0] == "quit":
                         return
                     if message[0] == "call":
-                        conn.send(call(*message[1:]))
+                        send_answer(conn, call(*message[1:]))
                     elif message[0] == "train":
                         job, twin_conn = message[1], Connection(recv_handle(conn))
                         twin = start_twin(twin_conn, job, splits.take(job.split_key, job.split),

@@ -68,23 +68,24 @@ def test_fresh_server_shows_home_fast_and_leaves_no_trainer_process_behind():
                 server = SERVER_PIDS[url]
                 deadline = time.monotonic() + 60   # the first page view started the trainer pool
                 workers = os.cpu_count()           # NN_WORKERS' default
-                helpers = [pid for pid in session_processes(server) if pid != server]
-                # multiprocessing's forkserver and resource tracker, and the workers, which import torch
-                # (the forkserver imports torch too, so wait for every helper, not for a count of torch)
-                while len(helpers) < 2 + workers or sum(has_loaded(pid, "libtorch_cpu") for pid in helpers) < workers:
+                with_torch = (workers + 1) // 2    # the others never load it (~260 MB each)
+
+                def helpers():   # multiprocessing's forkserver and resource tracker, and the workers
+                    return [pid for pid in session_processes(server) if pid != server]
+                while len(helpers()) < 2 + workers or \
+                        sum(has_loaded(pid, "libtorch_cpu") for pid in helpers()) < with_torch:
                     assert time.monotonic() < deadline, "the workers did not start and import torch"
                     time.sleep(0.1)
-                    helpers = [pid for pid in session_processes(server) if pid != server]
-                assert len(helpers) == 2 + workers, helpers
+                time.sleep(1.0)                    # and no other process imports it
+                assert len(helpers()) == 2 + workers, helpers()
+                assert sum(has_loaded(pid, "libtorch_cpu") for pid in helpers()) == with_torch
                 assert not has_loaded(server, "libtorch_cpu")          # the server never did
 
                 os.kill(server, signal.SIGTERM)   # the server alone, as a process manager stops it
                 deadline = time.monotonic() + 10
 
-                def left():                       # the server stays a zombie until its parent, us, reaps it
-                    return [pid for pid in session_processes(server) if pid != server]
-                while left() and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                assert left() == []                                    # no trainer outlives it
+                while helpers() and time.monotonic() < deadline:   # (the server stays a zombie
+                    time.sleep(0.1)                                  # until its parent, us, reaps it)
+                assert helpers() == []                                 # no trainer outlives it
         finally:
             browser.close()

@@ -1,6 +1,7 @@
 """nn_core.pool: the warm trainer processes, their queue, and work sent to them with call()."""
 
 import os
+import time
 
 import pytest
 
@@ -47,23 +48,36 @@ def test_runs_share_workers_up_to_the_cap_then_wait(pool):
     assert pool.idle == 2
 
 
-def test_twins_of_each_kind_spread_over_the_workers():
-    """A quick NumPy twin and a slower PyTorch twin: no worker should end up with all the slow ones,
-    even when the NumPy twins end first and leave their worker the least busy."""
-    pool = WorkerPool(2, threads=1, max_runs=4).warm_up()
+def test_only_half_the_workers_load_torch_and_the_pytorch_twins_spread_over_them():
+    """torch costs a process ~260 MB: half the workers import it while they start, and the PyTorch
+    twins go there, spread evenly, even when the NumPy twins end first and leave the other workers
+    the least busy. The NumPy twins go to the workers without torch."""
+    pool = WorkerPool(4, threads=1, max_runs=4).warm_up()
     try:
+        deadline = time.monotonic() + 60
+        while len(pool.pids()) < 4 and time.monotonic() < deadline:    # all four have started
+            time.sleep(0.1)
         both, places = ("numpy", "torch"), []
         for i in range(4):
             workers = pool.acquire(i, both, lambda: False)
             places.append(list(zip(workers, both)))
             pool.release(i, places[-1][:1], run_ended=False)    # the NumPy twin ends at once
-        torch_workers = [worker.pid for run in places for worker, impl in run if impl == "torch"]
-        assert sorted(torch_workers) == sorted(pool.pids() * 2)
+        with_torch = [pid for pid in pool.pids() if torch_loaded(pid)]
+        assert len(with_torch) == 2
+        by_kind = {impl: sorted(w.pid for run in places for w, kind in run if kind == impl) for impl in both}
+        assert by_kind["torch"] == sorted(with_torch * 2)
+        assert not set(by_kind["numpy"]) & set(with_torch)
         for i, run in enumerate(places):
             pool.release(i, run[1:])
-        assert pool.idle == 2
+        assert pool.idle == 4
+        assert [pid for pid in pool.pids() if torch_loaded(pid)] == with_torch   # no other took it
     finally:
         pool.shutdown()
+
+
+def torch_loaded(pid) -> bool:
+    with open(f"/proc/{pid}/maps") as maps:
+        return "libtorch" in maps.read()
 
 
 def test_a_call_waits_for_a_worker_with_nothing_to_train(pool):
@@ -92,7 +106,6 @@ def test_a_call_gives_up_with_a_sentence_and_never_makes_runs_wait(pool):
     """While runs hold every worker, a call (the Speed page) waits `max_wait` seconds at most, then says
     why; runs started meanwhile go straight to the workers, never into a queue behind it."""
     import threading
-    import time
 
     from nn_core.pool import TRAINERS_BUSY, PoolError
 
@@ -116,3 +129,19 @@ def test_a_call_gives_up_with_a_sentence_and_never_makes_runs_wait(pool):
     pool.release("another run", [(other[0], "numpy")])
     pool.release("run", list(zip(held, ("numpy", "torch"))))
     assert pool.call(os.getpid) in pool.pids()
+
+
+def test_a_worker_that_imports_torch_late_caps_its_threads_too():
+    """The CLI's pool has no torch workers: a worker imports torch when it gets a PyTorch twin (here:
+    a call that imports it), and that torch must keep to NN_THREADS like the rest."""
+    lazy = WorkerPool(1, threads=1, preload_torch=False).warm_up()
+    try:
+        assert not lazy.call(torch_loaded_here)
+        assert lazy.call(thread_report)["torch"] in (1, None)   # (None: torch is not installed)
+    finally:
+        lazy.shutdown()
+
+
+def torch_loaded_here() -> bool:
+    import sys
+    return "torch" in sys.modules
