@@ -145,3 +145,12 @@ def test_a_worker_that_imports_torch_late_caps_its_threads_too():
 def torch_loaded_here() -> bool:
     import sys
     return "torch" in sys.modules
+
+
+def test_an_answer_that_cannot_cross_the_pipe_is_an_error_and_the_worker_keeps_serving(pool):
+    import threading
+
+    from nn_core.pool import PoolError
+    with pytest.raises(PoolError, match="the answer could not be sent back"):
+        pool.call(threading.Lock)                         # a lock cannot be pickled
+    assert pool.call(os.getpid) in pool.pids() and pool.started == 2
