@@ -27,6 +27,7 @@ A worker whose calling process goes away (its pipe closes) exits; a twin whose p
 """
 
 import math
+import os
 import signal
 import sys
 import time
@@ -270,9 +271,14 @@ def serve(conn, threads: int, with_torch: bool = False) -> None:
 
     with_torch: import torch before saying it is ready (else only when a PyTorch twin comes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is for the calling process, which stops us
+    # The thread caps, for a torch imported later too (by a PyTorch twin or a call): torch reads these
+    # when it starts its thread pools. Uncapped, its two threads on a busy 2-core machine made each
+    # PyTorch step ~20x slower (they wait for each other).
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     limit_threads(threads)
     if with_torch:
         import_torch()
+        limit_threads(threads)
     try:
         conn.send(("ready", has_torch()))
     except (BrokenPipeError, ConnectionError, OSError):

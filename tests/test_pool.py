@@ -131,20 +131,27 @@ def test_a_call_gives_up_with_a_sentence_and_never_makes_runs_wait(pool):
     assert pool.call(os.getpid) in pool.pids()
 
 
-def test_a_worker_that_imports_torch_late_caps_its_threads_too():
-    """The CLI's pool has no torch workers: a worker imports torch when it gets a PyTorch twin (here:
-    a call that imports it), and that torch must keep to NN_THREADS like the rest."""
-    lazy = WorkerPool(1, threads=1, preload_torch=False).warm_up()
-    try:
-        assert not lazy.call(torch_loaded_here)
-        assert lazy.call(thread_report)["torch"] in (1, None)   # (None: torch is not installed)
-    finally:
-        lazy.shutdown()
-
-
-def torch_loaded_here() -> bool:
+def test_every_worker_caps_torch_threads_however_it_imports_torch():
+    """NN_THREADS caps torch in every worker: one that imports torch while it starts (the app's pool)
+    and one that imports it when a PyTorch twin or a call needs it (the CLI's pool). Uncapped, torch
+    starts a thread per core, and on a busy 2-core machine each PyTorch step got ~20x slower.
+    Run in a fresh interpreter without the test suite's OMP_NUM_THREADS=1 (conftest), which hid it."""
+    import subprocess
     import sys
-    return "torch" in sys.modules
+
+    script = (
+        "from nn_core.pool import WorkerPool\n"
+        "from nn_core.threads import thread_report\n"
+        "for preload in (True, False):\n"
+        "    pool = WorkerPool(2, threads=1, preload_torch=preload).warm_up()\n"
+        "    print(preload, pool.call(thread_report)['torch'])\n"
+        "    pool.shutdown()\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "1", "False", "1"], done.stdout
 
 
 def test_an_answer_that_cannot_cross_the_pipe_is_an_error_and_the_worker_keeps_serving(pool):
