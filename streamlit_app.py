@@ -26,7 +26,7 @@ page = st.navigation(pages)
 
 def after_the_page():
     """The sidebar's status lines and this student's cookie, and, once per server process, the
-    trainer processes (started in the background: they import torch, this process never does) and
+    trainer processes (started in the background: half of them import torch, this process never does) and
     the shipped digits.
 
     Done after the page, so that on a fresh server the first visitor sees the page before NumPy,

@@ -86,7 +86,8 @@ def trainer_pool():
     """The server's warm pool of trainer processes (NN_WORKERS of them), started at the first visit.
 
     The twins train in these processes, never in the server's: the server stays free to draw pages,
-    and it never imports torch (the workers do, while they start, long before anyone clicks Train).
+    and it never imports torch (half the workers do, while they start, long before anyone clicks
+    Train; the others train the NumPy twins without it).
     NumPy's BLAS in the server is capped at NN_THREADS threads too (default 1), for the light maths
     the pages do (predictions, the walk-through); each worker caps its own BLAS and torch threads.
     """
