@@ -26,8 +26,8 @@ page = st.navigation(pages)
 
 def after_the_page():
     """The sidebar's status lines and this student's cookie, and, once per server process, the
-    trainer processes (started in the background: half of them import torch, this process never does) and
-    the shipped digits.
+    trainer processes (started in the background: half of them import torch, this process never
+    does) and the shipped digits.
 
     Done after the page, so that on a fresh server the first visitor sees the page before NumPy,
     pandas and the engine are imported here (about a second on a small machine)."""
