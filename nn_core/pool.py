@@ -97,13 +97,12 @@ class Worker:
     def wait_ready(self, timeout: float = START_WAIT):
         """Wait for the worker's ("ready", has_torch); PoolError if it dies or takes too long."""
         try:
-            if self.conn.poll(timeout):
-                message = self.conn.recv()
-                if message[0] == "ready":
-                    self.torch = message[1]
-                    return self
-        except (EOFError, OSError):
-            pass
+            message = self.conn.recv() if self.conn.poll(timeout) else None
+        except (EOFError, OSError):       # it died while starting
+            message = None
+        if message is not None and message[0] == "ready":
+            self.torch = message[1]
+            return self
         self.retire(0.1)
         raise PoolError(f"a trainer process did not start within {timeout:.0f} s")
 
@@ -302,7 +301,7 @@ class WorkerPool:
             open_ = self._open()
             if "torch" in impls and self._starting_torch and not any(w.torch for w in open_):
                 return False
-            return len(open_) >= min(need, self.size) or (open_ and not self._starting)
+            return len(open_) >= min(need, self.size) or (bool(open_) and not self._starting)
 
         self.warm_up()
         with self._cond:

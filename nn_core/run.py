@@ -144,12 +144,17 @@ class Run:
                     if impl not in self._training:
                         self._step_tokens[impl] += 1
             pipes = [conn for _, conn in self._training.values()]
+        for conn in pipes:
+            self._send(conn, (action,))
+
+    def _send(self, conn, message) -> None:
+        """Send a control along a twin's pipe. A pipe already closed is not an error: its twin has
+        just ended, or its worker died, and the twin's reader (_read) reports which."""
         with self._send_lock:
-            for conn in pipes:
-                try:
-                    conn.send((action,))
-                except (BrokenPipeError, ConnectionError, OSError):   # that twin has just ended
-                    pass
+            try:
+                conn.send(message)
+            except (BrokenPipeError, ConnectionError, OSError):
+                return
 
     def join(self, timeout=None) -> bool:
         """Wait for the run to end; True if it has."""
@@ -264,11 +269,7 @@ class Run:
             if conn is not None:
                 self._training[impl] = (worker, conn)
         if conn is not None and self._stop.is_set():
-            with self._send_lock:
-                try:
-                    conn.send(("stop",))
-                except (BrokenPipeError, ConnectionError, OSError):   # the worker died: _read says so
-                    pass
+            self._send(conn, ("stop",))
         return conn
 
     def _train_on(self, places):
